@@ -1,0 +1,47 @@
+# Newsdesk — `make chat` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+SAMPLE_DATA := $(CURDIR)/.newsdesk-sample
+
+.PHONY: setup chat test lint format test-slow bench eval train-reader clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+chat: setup
+	@NEWSDESK_DATA_DIR=$${NEWSDESK_DATA_DIR:-$(SAMPLE_DATA)} $(BIN)/newsdesk index samples --quiet
+	@NEWSDESK_DATA_DIR=$${NEWSDESK_DATA_DIR:-$(SAMPLE_DATA)} $(BIN)/newsdesk chat
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: setup lint
+	$(BIN)/pytest
+
+test-slow: setup
+	$(BIN)/pytest -m slow
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+eval: setup
+	$(BIN)/python -m benchmarks.eval_all
+
+clean:
+	rm -rf $(VENV) $(SAMPLE_DATA) .pytest_cache .ruff_cache

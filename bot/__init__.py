@@ -1,0 +1,1 @@
+"""Newsdesk's front ends, conversation and answering."""

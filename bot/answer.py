@@ -1,0 +1,74 @@
+"""The Answer a front end formats: short answer, evidence, sources and timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.models import Hit
+
+NOT_FOUND = "I couldn't find that in the indexed articles."
+
+
+@dataclass
+class Answer:
+    """One reply. `text` is None when no answer was confident enough (the sources still come)."""
+
+    question: str
+    rewritten_query: str
+    text: str | None
+    confidence: float
+    sources: list[Hit]
+    source_index: int | None = None  # which source holds the answer
+    answer_start: int | None = None  # offsets into that source's article body
+    answer_end: int | None = None
+    evidence_start: int | None = None
+    evidence_end: int | None = None
+    as_of: str | None = None  # publication date when the question asked for the latest figure
+    answerer: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return self.text is not None
+
+    @property
+    def source(self) -> Hit | None:
+        return self.sources[self.source_index] if self.source_index is not None else None
+
+    @property
+    def evidence(self) -> str | None:
+        """The sentence that supports the answer."""
+        hit = self.source
+        if hit is None or self.evidence_start is None or self.evidence_end is None:
+            return None
+        return hit.text[self.evidence_start - hit.start : self.evidence_end - hit.start]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "rewritten_query": self.rewritten_query,
+            "answer": self.text,
+            "confidence": round(self.confidence, 4),
+            "answer_start": self.answer_start,
+            "answer_end": self.answer_end,
+            "evidence": self.evidence,
+            "as_of": self.as_of,
+            "answerer": self.answerer,
+            "sources": [
+                {
+                    "article_id": h.article_id,
+                    "chunk_id": h.chunk_id,
+                    "title": h.title,
+                    "published": h.published,
+                    "url": h.url,
+                    "source": h.source,
+                    "text": h.text,
+                    "start": h.start,
+                    "end": h.end,
+                    "score": round(h.score, 6),
+                }
+                for h in self.sources
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

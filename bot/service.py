@@ -1,0 +1,168 @@
+"""The one object every front end talks to: ask questions, index articles, read stats."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.answer import Answer
+from bot.answerers import Answerer, load_answerer
+from index.embedding import Embedder
+from index.indexer import Indexer, IndexReport
+from index.ingest import IngestError, read_paths
+from index.models import Article
+from index.search import Searcher
+from index.settings import SearchMode, Settings
+from index.store import DB_NAME, Store
+
+
+class QuestionError(ValueError):
+    """The question is empty or too long."""
+
+
+class Rewriter(Protocol):
+    """A conversation: turns a follow-up into a self-contained query and remembers answers."""
+
+    def rewrite(self, question: str) -> str: ...
+
+    def record(self, question: str, answer: Answer) -> None: ...
+
+
+class Newsdesk:
+    """Question answering over one data directory. Thread-safe; models load once, lazily."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        answerer: Answerer | None | str = "settings",
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(
+            settings.embedding_model, settings.device, settings.batch_size
+        )
+        self._answerer = answerer
+        self._write_lock = threading.Lock()
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.settings, self.embedder)
+
+    @cached_property
+    def answerer(self) -> Answerer | None:
+        if self._answerer == "settings":
+            return load_answerer(self.settings)
+        return self._answerer  # type: ignore[return-value]
+
+    def check_question(self, question: str) -> str:
+        question = " ".join(question.split())
+        if not question or not any(ch.isalnum() for ch in question):
+            raise QuestionError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(
+                f"the question is too long ({len(question):,} characters; limit {limit:,})"
+            )
+        return question
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        conversation: Rewriter | None = None,
+    ) -> Answer:
+        """Retrieve passages for the question and extract a short answer from them."""
+        started = time.perf_counter()
+        question = self.check_question(question)
+        query = conversation.rewrite(question) if conversation else question
+        timings: dict[str, float] = {}
+        hits = self.searcher.search(query, k or self.settings.top_k, mode, timings)
+        answer = Answer(question, query, None, 0.0, hits, timings_ms=timings)
+        answerer = self.answerer
+        if answerer is not None and hits:
+            t0 = time.perf_counter()
+            span = answerer.answer(query, hits)
+            timings["answer_ms"] = (time.perf_counter() - t0) * 1000
+            answer.answerer = answerer.name
+            if span is not None:
+                answer.confidence = span.confidence
+                if span.confidence >= self.settings.min_confidence:
+                    answer.text = span.text
+                    answer.source_index = span.hit_index
+                    answer.answer_start, answer.answer_end = span.start, span.end
+                    answer.evidence_start, answer.evidence_end = (
+                        span.evidence_start,
+                        span.evidence_end,
+                    )
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        if conversation is not None:
+            conversation.record(question, answer)
+        return answer
+
+    def index_paths(
+        self, paths: Iterable[str], *, prune: bool = False, on_progress=None
+    ) -> IndexReport:
+        """Index files, folders and globs (only new or changed articles are embedded)."""
+        paths = list(paths)
+        return self.index_articles(
+            read_paths(paths), prune=paths if prune else (), on_progress=on_progress
+        )
+
+    def index_articles(
+        self, items: Iterable[Article | IngestError], *, prune: Iterable[str] = (), on_progress=None
+    ) -> IndexReport:
+        with self._write_lock:
+            report = Indexer(self.settings, self.embedder).index(
+                items, prune=prune, on_progress=on_progress
+            )
+        self._refresh()
+        return report
+
+    def remove(self, article_ids: Iterable[str]) -> int:
+        with self._write_lock:
+            removed = Indexer(self.settings, self.embedder).remove(article_ids)
+        self._refresh()
+        return removed
+
+    def _refresh(self) -> None:
+        if "searcher" in self.__dict__:
+            self.searcher.refresh()
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, model, index type and sizes on disk."""
+        data_dir = Path(self.settings.data_dir)
+        if not (data_dir / DB_NAME).is_file():
+            return {"data_dir": str(data_dir), "articles": 0, "chunks": 0, "indexed": False}
+        store = Store(data_dir)
+        try:
+            articles, chunks = store.counts()
+            generation = store.generation
+            info = {
+                "data_dir": str(data_dir),
+                "indexed": True,
+                "articles": articles,
+                "chunks": chunks,
+                "newest_published": store.newest_published(),
+                "embedding_model": store.meta("embedding_model") or self.settings.embedding_model,
+                "dimension": int(store.meta("dimension") or 0),
+                "generation": generation,
+            }
+        finally:
+            store.close()
+        files = {p.name: p.stat().st_size for p in data_dir.iterdir() if p.is_file()}
+        dense_file = f"dense.{generation}.faiss"
+        info["index_type"] = "faiss IndexIDMap2(IndexFlatIP) + BM25 (rank-bm25, inverted index)"
+        info["bytes"] = {
+            "sqlite": sum(v for k, v in files.items() if k.startswith(DB_NAME)),
+            "faiss": files.get(dense_file, 0),
+            "bm25": files.get(f"lexical.{generation}.npz", 0),
+        }
+        info["bytes"]["total"] = sum(info["bytes"].values())
+        return info

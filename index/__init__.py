@@ -1,0 +1,1 @@
+"""Newsdesk's index: ingest, chunking, embedding, storage and search."""

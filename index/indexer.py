@@ -1,0 +1,264 @@
+"""Incremental indexing: only new or changed articles are chunked and embedded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import Chunker
+from index.dense import DenseIndex
+from index.embedding import Embedder
+from index.ingest import IngestError
+from index.lock import WriterLock
+from index.models import Article
+from index.settings import Settings
+from index.snapshot import Snapshot, SnapshotError, rebuild, remove_other_generations
+from index.store import Store
+from index.tokenize import tokenize
+
+
+class IndexMismatchError(RuntimeError):
+    """The data directory was built with another embedding model."""
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0  # chunks embedded in this run
+    seconds: float = 0.0
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (id, id it duplicates)
+    failed: list[IngestError] = field(default_factory=list)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "duplicates": [{"id": a, "duplicate_of": b} for a, b in self.duplicates],
+            "failed": [{"location": e.location, "reason": e.reason} for e in self.failed],
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "chunks_per_second": round(self.chunks_per_second, 1),
+        }
+
+
+class Indexer:
+    """Writes articles into one data directory; holds the writer lock while it works."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.embedder = embedder or Embedder(
+            settings.embedding_model, settings.device, settings.batch_size
+        )
+        self._chunker: Chunker | None = None
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            budget = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+            self._chunker = Chunker(self.embedder.count_tokens, budget, self.settings.chunk_overlap)
+        return self._chunker
+
+    def index(
+        self,
+        items: Iterable[Article | IngestError],
+        *,
+        prune: Iterable[str] = (),
+        on_progress: Callable[[int], None] | None = None,
+    ) -> IndexReport:
+        """Add new and changed articles; with `prune`, drop stored articles from those paths
+        that this run did not see. `on_progress(n)` is called as n more chunks are embedded."""
+        report = IndexReport()
+        started = time.perf_counter()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with WriterLock(self.data_dir):
+            store = Store(self.data_dir)
+            try:
+                self._check_model(store)
+                run = _Run(self, store, report, on_progress)
+                for item in items:
+                    run.take(item)
+                run.flush()
+                prune_origins = [str(Path(p).resolve()) for p in prune]
+                if prune_origins:
+                    stale = store.article_ids_from(prune_origins) - run.seen
+                    run.delete(stale)
+                    run.flush()
+            finally:
+                store.close()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def remove(self, article_ids: Iterable[str]) -> int:
+        """Delete articles by id; returns how many existed."""
+        report = IndexReport()
+        with WriterLock(self.data_dir):
+            store = Store(self.data_dir)
+            try:
+                run = _Run(self, store, report, None)
+                run.delete(set(article_ids))
+                run.flush()
+            finally:
+                store.close()
+        return report.removed
+
+    def rebuild(self) -> Snapshot:
+        """Rebuild FAISS and BM25 files from SQLite (after damage), as a new generation."""
+        with WriterLock(self.data_dir):
+            store = Store(self.data_dir)
+            try:
+                snapshot = rebuild(store)
+                _commit(store, snapshot, self.data_dir)
+                return snapshot
+            finally:
+                store.close()
+
+    def _check_model(self, store: Store) -> None:
+        stored = store.meta("embedding_model")
+        if stored and stored != self.settings.embedding_model:
+            raise IndexMismatchError(
+                f"{self.data_dir} was built with embedding model {stored!r}, not "
+                f"{self.settings.embedding_model!r}; use another data directory or the same model"
+            )
+
+
+class _Run:
+    """The state of one indexing run: pending articles, flushed in batches as generations."""
+
+    def __init__(self, owner: Indexer, store: Store, report: IndexReport, on_progress) -> None:
+        self.owner, self.store, self.report, self.on_progress = owner, store, report, on_progress
+        self.hashes = store.hashes()
+        self.seen: set[str] = set()
+        self.batch_hashes: dict[str, str] = {}
+        self.pending: list[Article] = []
+        self.pending_deletes: set[str] = set()
+        self.pending_chars = 0
+        try:
+            self.snapshot = Snapshot.load(owner.data_dir, store.generation)
+        except SnapshotError:
+            self.snapshot = rebuild(store)  # derived files damaged: SQLite is the truth
+
+    def take(self, item: Article | IngestError) -> None:
+        if isinstance(item, IngestError):
+            self.report.failed.append(item)
+            return
+        if item.id in self.seen:
+            self.report.failed.append(
+                IngestError(item.origin or item.id, f"id {item.id!r} appears twice; kept the first")
+            )
+            return
+        self.seen.add(item.id)
+        digest = item.content_hash
+        if self.hashes.get(item.id) == digest:
+            self.report.unchanged += 1
+            return
+        twin = self.batch_hashes.get(digest) or next(
+            (i for i in self.store.ids_by_hash(digest) if i != item.id), None
+        )
+        if twin is not None:
+            self.report.duplicates.append((item.id, twin))
+            return
+        self.batch_hashes[digest] = item.id
+        self.pending.append(item)
+        self.pending_chars += len(item.text)
+        if self.pending_chars >= self._flush_chars():
+            self.flush()
+
+    def delete(self, article_ids: set[str]) -> None:
+        self.pending_deletes |= {i for i in article_ids if i in self.hashes}
+
+    def _flush_chars(self) -> int:
+        """Commit every ~1,000 chunks, or every 1/8 of the index when it is large."""
+        size = len(self.snapshot.lexical)
+        return max(1000, size // 8) * 600
+
+    def _embed(self, texts: list[str], step: int = 256) -> np.ndarray:
+        parts = []
+        for i in range(0, len(texts), step):
+            parts.append(self.owner.embedder.encode(texts[i : i + step]))
+            if self.on_progress:
+                self.on_progress(len(parts[-1]))
+        return np.concatenate(parts)
+
+    def flush(self) -> None:
+        if not self.pending and not self.pending_deletes:
+            return
+        owner, store = self.owner, self.store
+        chunks = [owner.chunker.chunk(a) for a in self.pending]
+        texts = [c.embed_text for cs in chunks for c in cs]
+        vectors = self._embed(texts) if texts else None
+        snapshot = self.snapshot
+        replaced = [a.id for a in self.pending if a.id in self.hashes] + sorted(
+            self.pending_deletes
+        )
+        with store.transaction():
+            old_chunk_ids = np.array(store.chunk_ids_of(replaced), dtype=np.int64)
+            store.delete_articles(replaced)
+            new_ids: list[int] = []
+            added_terms = []
+            offset = 0
+            for article, article_chunks in zip(self.pending, chunks, strict=True):
+                block = (
+                    vectors[offset : offset + len(article_chunks)] if vectors is not None else []
+                )
+                offset += len(article_chunks)
+                ids = store.put_article(article, article_chunks, block)
+                new_ids.extend(ids)
+                added_terms.extend(
+                    (i, tokenize(c.embed_text)) for i, c in zip(ids, article_chunks, strict=True)
+                )
+            if vectors is not None and len(vectors):
+                if snapshot.dense is None:
+                    snapshot.dense = DenseIndex.empty(vectors.shape[1])
+                    store.set_meta("embedding_model", owner.settings.embedding_model)
+                    store.set_meta("dimension", str(vectors.shape[1]))
+                snapshot.dense.add(np.array(new_ids, dtype=np.int64), vectors)
+            if snapshot.dense is not None:
+                snapshot.dense.remove(old_chunk_ids)
+            snapshot.lexical = snapshot.lexical.updated(added_terms, old_chunk_ids.tolist())
+            _commit(store, snapshot, owner.data_dir, in_transaction=True)
+        for article in self.pending:
+            if article.id in self.hashes:
+                self.report.updated += 1
+            else:
+                self.report.added += 1
+            self.hashes[article.id] = article.content_hash
+        self.report.removed += len(self.pending_deletes)
+        for gone in self.pending_deletes:
+            self.hashes.pop(gone, None)
+        self.report.chunks += len(texts)
+        self.pending, self.pending_deletes, self.pending_chars = [], set(), 0
+        self.batch_hashes.clear()
+        remove_other_generations(owner.data_dir, {store.generation, store.generation - 1})
+
+
+def _commit(
+    store: Store, snapshot: Snapshot, data_dir: Path, *, in_transaction: bool = False
+) -> None:
+    """Save the snapshot as the next generation and point SQLite at it, atomically."""
+    generation = store.generation + 1
+    snapshot.save(data_dir, generation)
+    if in_transaction:
+        store.set_meta("generation", str(generation))
+    else:
+        with store.transaction():
+            store.set_meta("generation", str(generation))

