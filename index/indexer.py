@@ -121,17 +121,6 @@ class Indexer:
                 store.close()
         return report.removed
 
-    def rebuild(self) -> Snapshot:
-        """Rebuild FAISS and BM25 files from SQLite (after damage), as a new generation."""
-        with WriterLock(self.data_dir):
-            store = Store(self.data_dir)
-            try:
-                snapshot = rebuild(store)
-                _commit(store, snapshot, self.data_dir)
-                return snapshot
-            finally:
-                store.close()
-
     def _check_model(self, store: Store) -> None:
         stored = store.meta("embedding_model")
         if stored and stored != self.settings.embedding_model:

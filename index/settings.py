@@ -48,7 +48,7 @@ class Settings:
     )
     device: str = field(default="cpu", metadata={"env": "NEWSDESK_DEVICE"})
     batch_size: int = field(default=32, metadata={"env": "NEWSDESK_BATCH_SIZE"})
-    chunk_tokens: int = field(default=200, metadata={"env": "NEWSDESK_CHUNK_TOKENS"})
+    chunk_tokens: int = field(default=128, metadata={"env": "NEWSDESK_CHUNK_TOKENS"})
     chunk_overlap: int = field(default=1, metadata={"env": "NEWSDESK_CHUNK_OVERLAP_SENTENCES"})
     search_mode: SearchMode = field(
         default=SearchMode.HYBRID, metadata={"env": "NEWSDESK_SEARCH_MODE"}

@@ -1,0 +1,329 @@
+"""The `newsdesk` command line: index, ask, chat, stats, remove, doctor (and plugged-in commands)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.render import Style, format_answer, format_report, format_sources, format_stats
+from index.settings import SearchMode, Settings, SettingsError
+
+PLUGINS = ("bot.cli_eval", "bot.cli_feeds", "bot.cli_telegram")
+CHAT_HELP = """Ask a question about the indexed articles; follow-up questions are understood in context.
+  /sources  all sources of the last answer      /debug  how the last question was searched
+  /reset    forget the conversation             /help   this text
+  Ctrl-D or /quit to leave."""
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment and `.env`, with command-line overrides."""
+    settings = Settings.load()
+    overrides = {
+        "data_dir": Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else None
+    }
+    for name in ("top_k", "search_mode"):
+        overrides[name] = getattr(args, name, None)
+    return settings.with_overrides(**overrides)
+
+
+def service_from(args: argparse.Namespace):
+    from bot.service import Newsdesk
+
+    return Newsdesk(settings_from(args))
+
+
+def print_report(report, as_json: bool = False) -> None:
+    """The summary of an indexing run, as text or one JSON object."""
+    print(json.dumps(report.as_dict()) if as_json else format_report(report))
+
+
+# --- index / remove / stats / doctor -----------------------------------------------------------
+def cmd_index(args: argparse.Namespace) -> int:
+    from index.ingest import read_paths
+
+    service = service_from(args)
+    urls = [p for p in args.paths if p.startswith(("http://", "https://"))]
+    files = [p for p in args.paths if p not in urls]
+    if not files and not urls and not args.feed:
+        raise CliError("nothing to index: give files, folders, globs, URLs or --feed URLs", 2)
+
+    def items() -> Iterator:
+        yield from read_paths(files)
+        if urls:
+            from index.web import read_urls
+
+            yield from read_urls(urls, service.settings)
+        if args.feed:
+            from index.feeds import read_feed_urls
+
+            yield from read_feed_urls(args.feed, service.settings)
+
+    bar = _progress_bar(args)
+    try:
+        report = service.index_articles(
+            items(), prune=files if args.prune else (), on_progress=bar.update if bar else None
+        )
+    finally:
+        if bar:
+            bar.close()
+    if not args.quiet or not report.ok:
+        print_report(report, args.json)
+    return 0 if report.ok else 1
+
+
+def _progress_bar(args: argparse.Namespace):
+    if args.quiet or args.json or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit=" chunks", desc="embedding", file=sys.stderr, leave=False)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    removed = service_from(args).remove(args.ids)
+    missing = len(set(args.ids)) - removed
+    print(f"{removed} removed" + (f", {missing} not found" if missing else ""))
+    return 0 if not missing else 1
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = service_from(args).stats()
+    print(json.dumps(stats) if args.json else format_stats(stats))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from index.doctor import check
+
+    settings = settings_from(args)
+    problems = check(settings.data_dir, repair=args.repair)
+    for line in problems:
+        print(line)
+    if not problems:
+        print("index is consistent")
+    return 1 if problems and not args.repair else 0
+
+
+# --- ask / chat --------------------------------------------------------------------------------
+def _questions(args: argparse.Namespace) -> Iterator[str]:
+    for q in args.questions:
+        if q == "-":
+            yield from (line.rstrip("\n") for line in sys.stdin if line.strip())
+        else:
+            yield q
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.service import QuestionError
+
+    service = service_from(args)
+    style = Style()
+    status = 0
+    first = True
+    for question in _questions(args):
+        try:
+            answer = service.ask(question, k=args.top_k, mode=args.search_mode)
+        except QuestionError as exc:
+            print(f"newsdesk: error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if args.json:
+            print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
+        else:
+            if not first:
+                print("\n" + "─" * 60)
+            print(
+                format_answer(answer, style, passages=args.top_k or service.settings.top_k),
+                flush=True,
+            )
+        first = False
+    return status
+
+
+def _conversation():
+    try:
+        from bot.conversation import Conversation
+    except ImportError:
+        return None
+    return Conversation()
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.service import QuestionError
+
+    service = service_from(args)
+    service.searcher  # noqa: B018 - fail now, not at the first question, when there is no index
+    conversation = _conversation()
+    style = Style()
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401 - line editing and history for input()
+
+        stats = service.stats()
+        print(
+            style.bold("Newsdesk")
+            + f" — {stats['articles']:,} articles. Ask a question, /help for help."
+        )
+    last = None
+    while True:
+        try:
+            line = input(style.bold("› ") if interactive else "")
+        except EOFError:
+            if interactive:
+                print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            continue
+        line = line.strip()
+        if not line:
+            continue
+        command = line.split()[0].lower() if line.startswith("/") else None
+        if command in ("/quit", "/exit"):
+            return 0
+        if command == "/help":
+            print(CHAT_HELP)
+        elif command == "/reset":
+            if conversation is not None:
+                conversation.reset()
+            last = None
+            print("Conversation cleared.")
+        elif command == "/sources":
+            print(format_sources(last, style) if last else "No answer yet.")
+        elif command == "/debug":
+            print(
+                json.dumps({k: v for k, v in last.as_dict().items() if k != "sources"}, indent=2)
+                if last
+                else "No answer yet."
+            )
+        elif command:
+            print(f"Unknown command {command}; /help lists the commands.")
+        else:
+            try:
+                last = service.ask(line, conversation=conversation)
+            except QuestionError as exc:
+                print(f"Sorry: {exc}.")
+                continue
+            if args.json:
+                print(json.dumps(last.as_dict(), ensure_ascii=False), flush=True)
+            else:
+                print(
+                    format_answer(last, style) + ("\n" if interactive else "\n" + "─" * 60),
+                    flush=True,
+                )
+
+
+# --- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsdesk", description="Ask questions about news articles."
+    )
+    parser.add_argument("--data-dir", help="where the index lives (default: NEWSDESK_DATA_DIR)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("index", help="add or update articles from files, folders, globs or URLs")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH_OR_GLOB",
+        help=".txt .md .html .json .jsonl, folders, URLs",
+    )
+    p.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="index every entry of an RSS/Atom feed",
+    )
+    p.add_argument(
+        "--prune", action="store_true", help="remove indexed articles these paths no longer contain"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="print nothing unless something failed")
+    p.set_defaults(func=cmd_index)
+
+    def search_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-k", "--top-k", type=int, dest="top_k", help="passages to retrieve")
+        p.add_argument(
+            "--mode", dest="search_mode", type=SearchMode.parse, help="hybrid, dense or bm25"
+        )
+        p.add_argument("--json", action="store_true", help="one JSON object per answer")
+
+    p = sub.add_parser("ask", help="answer questions (arguments, or - for one per line on stdin)")
+    p.add_argument("questions", nargs="+", metavar="QUESTION")
+    search_options(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="an interactive conversation (follow-up questions work)")
+    search_options(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("stats", help="what is indexed, and how big it is")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("remove", help="remove articles by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("doctor", help="check the index files agree with the database")
+    p.add_argument(
+        "--repair", action="store_true", help="rebuild damaged FAISS/BM25 files from SQLite"
+    )
+    p.set_defaults(func=cmd_doctor)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from bot.service import QuestionError
+    from index.embedding import EmbeddingError
+    from index.indexer import IndexMismatchError
+    from index.lock import LockedError
+    from index.search import NoIndexError
+    from index.snapshot import SnapshotError
+    from index.store import StoreError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    known = (
+        CliError, SettingsError, QuestionError, NoIndexError, LockedError, StoreError,
+        SnapshotError, IndexMismatchError, EmbeddingError, PermissionError,
+    )  # fmt: skip
+    try:
+        return int(args.func(args) or 0)
+    except known as exc:
+        print(f"newsdesk: error: {exc}", file=sys.stderr)
+        return getattr(exc, "code", 1) if isinstance(exc, CliError) else 1
+    except KeyboardInterrupt:
+        print("newsdesk: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

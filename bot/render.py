@@ -1,0 +1,149 @@
+"""Terminal formatting of answers, sources, stats and index summaries."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from typing import Any, TextIO
+
+from bot.answer import NOT_FOUND, Answer
+from index.indexer import IndexReport
+from index.models import Hit
+from index.text import one_line
+
+
+class Style:
+    """ANSI styling, on only for a terminal that has not asked for NO_COLOR."""
+
+    def __init__(self, stream: TextIO = sys.stdout) -> None:
+        self.on = stream.isatty() and "NO_COLOR" not in os.environ
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def mark(self, text: str) -> str:
+        return self._wrap("1;33", text) if self.on else f"**{text}**"
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+
+def source_line(hit: Hit) -> str:
+    """Headline — date · outlet · url [article id]."""
+    parts = [p for p in (hit.published, hit.source, hit.url) if p]
+    meta = " · ".join(parts)
+    return f"{hit.title}" + (f" — {meta}" if meta else "") + f"  [{hit.article_id}]"
+
+
+def highlight(hit: Hit, start: int | None, end: int | None, style: Style) -> str:
+    """The passage with article offsets [start, end) marked."""
+    if start is None or end is None or not (hit.start <= start < end <= hit.end):
+        return one_line(hit.text)
+    a, b = start - hit.start, end - hit.start
+    return (
+        one_line(hit.text[:a])
+        + " "
+        + style.mark(one_line(hit.text[a:b]))
+        + " "
+        + one_line(hit.text[b:])
+    )
+
+
+def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: int = 3) -> str:
+    lines: list[str] = []
+    if answer.found:
+        lines.append(style.bold(answer.text or ""))
+        if answer.as_of:
+            lines.append(style.dim(f"as of {answer.as_of}"))
+        hit = answer.source
+        evidence = answer.evidence
+        if hit is not None and evidence and answer.answer_start is not None:
+            a = answer.answer_start - answer.evidence_start
+            b = answer.answer_end - answer.evidence_start
+            quote = (
+                one_line(evidence[:a])
+                + " "
+                + style.mark(one_line(evidence[a:b]))
+                + " "
+                + one_line(evidence[b:])
+            )
+            lines += textwrap.wrap(
+                f"“{quote.strip()}”", width, initial_indent="  ", subsequent_indent="  "
+            )
+            lines.append("  — " + source_line(hit))
+    else:
+        lines.append(style.bold(NOT_FOUND))
+        if answer.sources:
+            lines.append("The closest passages:")
+    if not answer.sources:
+        return "\n".join(lines or [NOT_FOUND])
+    lines.append("")
+    lines.append(style.dim("Sources:"))
+    for i, hit in enumerate(answer.sources[:passages], start=1):
+        marked = i - 1 == answer.source_index
+        text = (
+            highlight(hit, answer.answer_start, answer.answer_end, style)
+            if marked
+            else one_line(hit.text)
+        )
+        lines.append(f"[{i}] " + style.bold(source_line(hit)))
+        lines += textwrap.wrap(
+            text,
+            width,
+            initial_indent="    ",
+            subsequent_indent="    ",
+            max_lines=4,
+            placeholder=" …",
+        )
+    return "\n".join(lines)
+
+
+def format_sources(answer: Answer, style: Style, width: int = 100) -> str:
+    if not answer.sources:
+        return "No sources."
+    lines = []
+    for i, hit in enumerate(answer.sources, start=1):
+        lines.append(
+            f"[{i}] " + style.bold(source_line(hit)) + style.dim(f"  score {hit.score:.4f}")
+        )
+        lines += textwrap.wrap(
+            one_line(hit.text), width, initial_indent="    ", subsequent_indent="    "
+        )
+    return "\n".join(lines)
+
+
+def format_report(report: IndexReport) -> str:
+    lines = [
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {len(report.duplicates)} duplicates, {len(report.failed)} failed",
+        f"{report.chunks} chunks embedded in {report.seconds:.1f} s ({report.chunks_per_second:.1f} chunks/s)",
+    ]
+    for dup, original in report.duplicates[:20]:
+        lines.append(f"  duplicate: {dup} has the same text as {original} (stored once)")
+    if len(report.duplicates) > 20:
+        lines.append(f"  … and {len(report.duplicates) - 20} more duplicates")
+    for error in report.failed:
+        lines.append(f"  failed: {error}")
+    return "\n".join(lines)
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    if not stats.get("indexed"):
+        return f"Nothing indexed in {stats['data_dir']} yet."
+    size = stats["bytes"]
+    return "\n".join(
+        [
+            f"data directory   {stats['data_dir']}",
+            f"articles         {stats['articles']:,}",
+            f"chunks           {stats['chunks']:,}",
+            f"newest article   {stats.get('newest_published') or 'unknown'}",
+            f"embedding model  {stats['embedding_model']} ({stats['dimension']} dimensions)",
+            f"index            {stats['index_type']}",
+            f"on disk          {size['total'] / 2**20:.1f} MB (SQLite {size['sqlite'] / 2**20:.1f},"
+            f" FAISS {size['faiss'] / 2**20:.1f}, BM25 {size['bm25'] / 2**20:.1f})",
+        ]
+    )
