@@ -128,6 +128,12 @@ class Indexer:
                 f"{self.data_dir} was built with embedding model {stored!r}, not "
                 f"{self.settings.embedding_model!r}; use another data directory or the same model"
             )
+        headline = store.meta("embed_headline")
+        if headline is not None and headline != str(int(self.settings.embed_headline)):
+            raise IndexMismatchError(
+                f"{self.data_dir} was built with NEWSDESK_EMBED_HEADLINE={headline}; "
+                "use another data directory or the same setting"
+            )
 
 
 class _Run:
@@ -169,7 +175,10 @@ class _Run:
         self.batch_hashes[digest] = item.id
         self.pending.append(item)
         self.pending_chars += len(item.text)
-        if self.pending_chars >= self._flush_chars():
+        every = self.owner.settings.commit_every
+        if (every and len(self.pending) >= every) or (
+            not every and self.pending_chars >= self._flush_chars()
+        ):
             self.flush()
 
     def delete(self, article_ids: set[str]) -> None:
@@ -193,7 +202,8 @@ class _Run:
             return
         owner, store = self.owner, self.store
         chunks = [owner.chunker.chunk(a) for a in self.pending]
-        texts = [c.embed_text for cs in chunks for c in cs]
+        headline = owner.settings.embed_headline
+        texts = [c.embed_text if headline else c.text for cs in chunks for c in cs]
         vectors = self._embed(texts) if texts else None
         snapshot = self.snapshot
         replaced = [a.id for a in self.pending if a.id in self.hashes] + sorted(
@@ -219,6 +229,7 @@ class _Run:
                 if snapshot.dense is None:
                     snapshot.dense = DenseIndex.empty(vectors.shape[1])
                     store.set_meta("embedding_model", owner.settings.embedding_model)
+                    store.set_meta("embed_headline", str(int(headline)))
                     store.set_meta("dimension", str(vectors.shape[1]))
                 snapshot.dense.add(np.array(new_ids, dtype=np.int64), vectors)
             if snapshot.dense is not None:

@@ -50,6 +50,8 @@ class Settings:
     batch_size: int = field(default=32, metadata={"env": "NEWSDESK_BATCH_SIZE"})
     chunk_tokens: int = field(default=128, metadata={"env": "NEWSDESK_CHUNK_TOKENS"})
     chunk_overlap: int = field(default=1, metadata={"env": "NEWSDESK_CHUNK_OVERLAP_SENTENCES"})
+    embed_headline: bool = field(default=False, metadata={"env": "NEWSDESK_EMBED_HEADLINE"})
+    commit_every: int = field(default=0, metadata={"env": "NEWSDESK_COMMIT_EVERY"})
     search_mode: SearchMode = field(
         default=SearchMode.HYBRID, metadata={"env": "NEWSDESK_SEARCH_MODE"}
     )
