@@ -32,7 +32,7 @@ format: setup
 	$(BIN)/ruff format .
 
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 test-slow: setup
 	$(BIN)/pytest -m slow
@@ -42,6 +42,9 @@ bench: setup
 
 eval: setup
 	$(BIN)/python -m benchmarks.eval_all
+
+train-reader: setup
+	nice -n 19 $(BIN)/python training/train_reader.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAMPLE_DATA) .pytest_cache .ruff_cache
