@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -55,10 +56,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     from index.ingest import read_paths
 
     service = service_from(args)
-    urls = [p for p in args.paths if p.startswith(("http://", "https://"))]
-    files = [p for p in args.paths if p not in urls]
+    paths = args.paths or ([] if args.feed else list(service.settings.article_dirs))
+    urls = [p for p in paths if p.startswith(("http://", "https://"))]
+    files = [p for p in paths if p not in urls]
     if not files and not urls and not args.feed:
-        raise CliError("nothing to index: give files, folders, globs, URLs or --feed URLs", 2)
+        raise CliError(
+            "nothing to index: give files, folders, globs, URLs or --feed URLs (or set NEWSDESK_ARTICLE_DIRS)",
+            2,
+        )
 
     def items() -> Iterator:
         yield from read_paths(files)
@@ -161,6 +166,22 @@ def _conversation():
     return Conversation()
 
 
+def _enable_history(path: Path) -> None:
+    """Line editing, and the question history kept between sessions."""
+    import atexit
+    import readline
+
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        with contextlib.suppress(OSError):
+            readline.write_history_file(path)
+
+    atexit.register(save)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.service import QuestionError
 
@@ -170,8 +191,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     style = Style()
     interactive = sys.stdin.isatty()
     if interactive:
-        import readline  # noqa: F401 - line editing and history for input()
-
+        _enable_history(service.settings.data_dir / "chat_history")
         stats = service.stats()
         print(
             style.bold("Newsdesk")

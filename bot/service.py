@@ -153,12 +153,15 @@ class Newsdesk:
                 "embedding_model": store.meta("embedding_model") or self.settings.embedding_model,
                 "dimension": int(store.meta("dimension") or 0),
                 "generation": generation,
+                "dense_index": store.meta("dense_index") or "none",
             }
         finally:
             store.close()
         files = {p.name: p.stat().st_size for p in data_dir.iterdir() if p.is_file()}
         dense_file = f"dense.{generation}.faiss"
-        info["index_type"] = "faiss IndexIDMap2(IndexFlatIP) + BM25 (rank-bm25, inverted index)"
+        info["index_type"] = (
+            f"FAISS {info.pop('dense_index')} + BM25 (rank-bm25 over an inverted index)"
+        )
         info["bytes"] = {
             "sqlite": sum(v for k, v in files.items() if k.startswith(DB_NAME)),
             "faiss": files.get(dense_file, 0),

@@ -62,3 +62,12 @@ class DenseIndex:
 
     def ids(self) -> np.ndarray:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def describe(self) -> str:
+        """The FAISS index type, e.g. 'IndexIDMap2(IndexFlatIP)'."""
+        outer = faiss.downcast_index(self.index)
+        inner = getattr(outer, "index", None)
+        name = type(outer).__name__
+        return (
+            f"{name}({type(faiss.downcast_index(inner)).__name__})" if inner is not None else name
+        )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.indexer import commit_snapshot
 from index.lock import WriterLock
 from index.snapshot import Snapshot, SnapshotError, rebuild
 from index.store import DB_NAME, Store
@@ -57,10 +58,7 @@ def rebuild_files(data_dir: Path) -> Snapshot:
         store = Store(data_dir)
         try:
             snapshot = rebuild(store)
-            generation = store.generation + 1
-            snapshot.save(data_dir, generation)
-            with store.transaction():
-                store.set_meta("generation", str(generation))
+            commit_snapshot(store, snapshot, data_dir)
             return snapshot
         finally:
             store.close()

@@ -235,7 +235,7 @@ class _Run:
             if snapshot.dense is not None:
                 snapshot.dense.remove(old_chunk_ids)
             snapshot.lexical = snapshot.lexical.updated(added_terms, old_chunk_ids.tolist())
-            _commit(store, snapshot, owner.data_dir, in_transaction=True)
+            commit_snapshot(store, snapshot, owner.data_dir, in_transaction=True)
         for article in self.pending:
             if article.id in self.hashes:
                 self.report.updated += 1
@@ -251,14 +251,20 @@ class _Run:
         remove_other_generations(owner.data_dir, {store.generation, store.generation - 1})
 
 
-def _commit(
+def commit_snapshot(
     store: Store, snapshot: Snapshot, data_dir: Path, *, in_transaction: bool = False
 ) -> None:
     """Save the snapshot as the next generation and point SQLite at it, atomically."""
     generation = store.generation + 1
     snapshot.save(data_dir, generation)
     if in_transaction:
-        store.set_meta("generation", str(generation))
+        _set_generation(store, snapshot, generation)
     else:
         with store.transaction():
-            store.set_meta("generation", str(generation))
+            _set_generation(store, snapshot, generation)
+
+
+def _set_generation(store: Store, snapshot: Snapshot, generation: int) -> None:
+    store.set_meta("generation", str(generation))
+    if snapshot.dense is not None:
+        store.set_meta("dense_index", snapshot.dense.describe())
