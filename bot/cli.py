@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     known = (
         CliError, SettingsError, QuestionError, NoIndexError, LockedError, StoreError,
-        SnapshotError, IndexMismatchError, EmbeddingError, PermissionError,
+        SnapshotError, IndexMismatchError, EmbeddingError,
     )  # fmt: skip
     try:
         return int(args.func(args) or 0)
@@ -341,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsdesk: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # disk full, unreadable data directory, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"newsdesk: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
 

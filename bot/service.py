@@ -18,6 +18,7 @@ from index.models import Article
 from index.search import Searcher
 from index.settings import SearchMode, Settings
 from index.store import DB_NAME, Store
+from index.text import normalize, one_line
 
 
 class QuestionError(ValueError):
@@ -60,7 +61,7 @@ class Newsdesk:
         return self._answerer  # type: ignore[return-value]
 
     def check_question(self, question: str) -> str:
-        question = " ".join(question.split())
+        question = one_line(normalize(question))
         if not question or not any(ch.isalnum() for ch in question):
             raise QuestionError("the question is empty")
         limit = self.settings.max_question_chars

@@ -105,14 +105,13 @@ def read_file(path: Path) -> Iterator[Article | IngestError]:
 
 
 def _decode(location: Path | str, data: bytes) -> str | IngestError:
-    if not data.strip():
-        return IngestError(str(location), "empty file")
     if b"\x00" in data[:8192]:
         return IngestError(str(location), "binary file (contains NUL bytes)")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return IngestError(str(location), f"not UTF-8 text (bad byte at offset {exc.start})")
+    return text if text.strip() else IngestError(str(location), "empty file")
 
 
 def _from_text_file(path: Path, text: str) -> Article | IngestError:
@@ -175,12 +174,12 @@ def _read_jsonl(path: Path) -> Iterator[Article | IngestError]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             where = f"{path}:{number}"
+            seen_any = seen_any or bool(raw.strip())
             if len(raw) > MAX_LINE_BYTES:
                 yield IngestError(where, f"line too long ({len(raw) // 2**20} MB)")
                 continue
             if not raw.strip():
                 continue
-            seen_any = True
             line = _decode(where, raw)
             if isinstance(line, IngestError):
                 yield line

@@ -23,6 +23,9 @@ _GEN_FILE = re.compile(r"^(dense|lexical)\.(\d+)\.(faiss|npz)$")
 class SnapshotError(RuntimeError):
     """A derived index file is missing or damaged (`newsdesk doctor --repair` rebuilds it)."""
 
+    def __str__(self) -> str:
+        return f"{super().__str__()}; run `newsdesk doctor --repair` to rebuild it from the database"
+
 
 def dense_path(data_dir: Path, generation: int) -> Path:
     return data_dir / f"dense.{generation}.faiss"
