@@ -24,7 +24,9 @@ class SnapshotError(RuntimeError):
     """A derived index file is missing or damaged (`newsdesk doctor --repair` rebuilds it)."""
 
     def __str__(self) -> str:
-        return f"{super().__str__()}; run `newsdesk doctor --repair` to rebuild it from the database"
+        return (
+            f"{super().__str__()}; run `newsdesk doctor --repair` to rebuild it from the database"
+        )
 
 
 def dense_path(data_dir: Path, generation: int) -> Path:
