@@ -10,8 +10,10 @@ None for anything else, and callers fall back to the torch model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,7 @@ class QueryEncoder:
         self._lock = threading.Lock()
         self._weights: dict[str, np.ndarray] | None = None
         self._tokenizer = None
+        self._one_thread: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
 
     def _load(self) -> None:
         from safetensors.numpy import load_file
@@ -72,10 +75,16 @@ class QueryEncoder:
         for key, value in list(weights.items()):
             if key.endswith(".weight") and value.ndim == 2 and "embeddings" not in key:
                 weights[key] = np.ascontiguousarray(value.T)  # (in, out): x @ W
+        for i in range(self.layers):  # one matmul for query, key and value
+            p = f"encoder.layer.{i}.attention.self."
+            names = ("query", "key", "value")
+            weights[p + "qkv.weight"] = np.concatenate([weights.pop(f"{p}{n}.weight") for n in names], 1)  # fmt: skip
+            weights[p + "qkv.bias"] = np.concatenate([weights.pop(f"{p}{n}.bias") for n in names])
         tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_tokens)
         tokenizer.no_padding()
         self._weights, self._tokenizer = weights, tokenizer
+        self._one_thread = _blas_single_thread()
 
     @property
     def dim(self) -> int:
@@ -86,6 +95,10 @@ class QueryEncoder:
             if self._weights is None:
                 self._load()
             ids = np.asarray(self._tokenizer.encode(text).ids, dtype=np.int64)
+        with self._one_thread():
+            return self._forward(ids)
+
+    def _forward(self, ids: np.ndarray) -> np.ndarray:
         w = self._weights
         x = (
             w["embeddings.word_embeddings.weight"][ids]
@@ -95,19 +108,15 @@ class QueryEncoder:
         x = self._norm(x, "embeddings.LayerNorm")
         n, d = x.shape
         h = self.heads
-        scale = 1.0 / np.sqrt(d // h)
+        scale = np.float32(1.0 / np.sqrt(d // h))
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
-            q, k, v = (
-                (x @ w[f"{p}attention.self.{name}.weight"] + w[f"{p}attention.self.{name}.bias"])
-                .reshape(n, h, d // h)
-                .transpose(1, 0, 2)
-                for name in ("query", "key", "value")
-            )
-            scores = (q @ k.transpose(0, 2, 1)) * scale
+            qkv = x @ w[f"{p}attention.self.qkv.weight"] + w[f"{p}attention.self.qkv.bias"]
+            q, k, v = np.ascontiguousarray(qkv.reshape(n, 3, h, d // h).transpose(1, 2, 0, 3))
+            scores = np.matmul(q, k.transpose(0, 2, 1)) * scale
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ v).transpose(1, 0, 2).reshape(n, d)
+            context = np.matmul(scores, v).transpose(1, 0, 2).reshape(n, d)
             attn = context @ w[f"{p}attention.output.dense.weight"]
             x = self._norm(x + attn + w[f"{p}attention.output.dense.bias"], f"{p}attention.output.LayerNorm")  # fmt: skip
             inner = _gelu(x @ w[f"{p}intermediate.dense.weight"] + w[f"{p}intermediate.dense.bias"])
@@ -130,3 +139,14 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))  # fmt: skip
     erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
     return 0.5 * x * (1.0 + erf)
+
+
+def _blas_single_thread() -> Callable[[], contextlib.AbstractContextManager]:
+    """A context that keeps BLAS on one thread: for matrices this small, OpenBLAS's threads only
+    spin against each other (and against other work on a busy machine), 3-10x slower here."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=1, user_api="blas")
