@@ -81,6 +81,21 @@ class Embedder:
         ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
         return [len(x) for x in ids]
 
+    @cached_property
+    def query_encoder(self) -> Any:
+        """The same weights run in numpy for single queries (no torch import), or None."""
+        from index import query_encoder
+
+        return query_encoder.load(resolve_model(self.model_name))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query's unit vector: equal to `encode([text])[0]`, without torch when possible."""
+        encoder = self.query_encoder
+        if encoder is None:
+            return self.encode([text])[0]
+        self.encode_calls += 1
+        return encoder.encode(text)
+
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """float32 unit vectors, one row per text."""
         if not texts:

@@ -74,7 +74,7 @@ class Searcher:
         rankings: dict[str, list[tuple[int, float]]] = {}
         if mode in (SearchMode.DENSE, SearchMode.HYBRID) and snapshot.dense is not None:
             t0 = time.perf_counter()
-            vector = self.embedder.encode([query])[0]
+            vector = self.embedder.encode_query(query)
             t1 = time.perf_counter()
             rankings["dense"] = snapshot.dense.search(vector, fetch)
             timings["embed_ms"] = (t1 - t0) * 1000
