@@ -1,7 +1,17 @@
-"""The dense side: chunk embeddings in FAISS under stable int64 chunk ids."""
+"""The dense side: chunk embeddings in FAISS under stable int64 chunk ids, index type by size.
+
+Up to FLAT_LIMIT vectors the index is exact (IndexIDMap2 over IndexFlatIP). Past it, `add()` moves
+the vectors into an inverted-file index (IndexIVFFlat, inner product, about sqrt(n) lists trained on
+the stored vectors, NPROBE_FRACTION of them probed), which keeps the chunk ids as its own ids,
+removes by id and, with a hash-table direct map, reconstructs vectors by id. It is retrained when the
+corpus outgrows its lists 4x. Scores stay exact cosines (IVFFlat stores the vectors uncompressed); only
+the candidate set is approximate. Recall@10 against exact search and the latency of each choice are
+measured by `make bench` (BENCHMARKS.md). HNSW is not used: FAISS cannot remove ids from it.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import faiss
@@ -9,12 +19,20 @@ import numpy as np
 
 from index.files import write_atomic
 
+FLAT_LIMIT = 100_000  # exact search up to this many vectors
+NPROBE_FRACTION = 1 / 16  # share of the IVF lists probed per query (recall@10 >= 0.95: measured)
+MIN_NPROBE = 16
+TRAIN_POINTS_PER_LIST = 64  # k-means sample size per list (FAISS warns below 39)
+
 
 class DenseIndex:
     """Inner-product search over unit vectors (cosine), keyed by chunk id; removals shift nothing."""
 
     def __init__(self, index: faiss.Index) -> None:
         self.index = index
+        ivf = self._ivf()
+        if ivf is not None:
+            ivf.nprobe = nprobe_for(ivf.nlist)
 
     @classmethod
     def empty(cls, dim: int) -> DenseIndex:
@@ -34,11 +52,23 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def _ivf(self) -> faiss.IndexIVF | None:
+        index = faiss.downcast_index(self.index)
+        return index if isinstance(index, faiss.IndexIVF) else None
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64)
             )
+            self._fit_to_size()
+
+    def _fit_to_size(self) -> None:
+        """Exact below FLAT_LIMIT; past it an IVF index, retrained when its lists grew 4x."""
+        ivf = self._ivf()
+        n = len(self)
+        if (n > FLAT_LIMIT) if ivf is None else (n > 4 * ivf.nlist**2):
+            self.index = build_ivf(*self.contents(), nlist=nlist_for(n))
 
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids):
@@ -61,13 +91,67 @@ class DenseIndex:
         )
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        return self.contents(with_vectors=False)[0]
+
+    def contents(self, with_vectors: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of everything stored, in storage order (vectors empty if not asked)."""
+        ivf = self._ivf()
+        if ivf is None:
+            index = faiss.downcast_index(self.index)
+            ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+            if not with_vectors:
+                return ids, np.zeros((0, self.dim), np.float32)
+            flat = faiss.downcast_index(index.index)
+            codes = faiss.vector_to_array(flat.codes).view(np.float32)
+            return ids, codes.reshape(-1, self.dim)
+        lists = ivf.invlists
+        id_parts, vector_parts = [], []
+        for i in range(ivf.nlist):
+            size = lists.list_size(i)
+            if not size:
+                continue
+            id_parts.append(faiss.rev_swig_ptr(lists.get_ids(i), size).copy())
+            if with_vectors:
+                raw = faiss.rev_swig_ptr(lists.get_codes(i), size * lists.code_size)
+                vector_parts.append(raw.view(np.float32).reshape(size, self.dim).copy())
+        ids = np.concatenate(id_parts).astype(np.int64) if id_parts else np.zeros(0, np.int64)
+        vectors = (
+            np.concatenate(vector_parts) if vector_parts else np.zeros((0, self.dim), np.float32)
+        )
+        return ids, vectors
 
     def describe(self) -> str:
-        """The FAISS index type, e.g. 'IndexIDMap2(IndexFlatIP)'."""
+        """The FAISS index type, e.g. 'IndexIDMap2(IndexFlatIP)' or 'IndexIVFFlat(nlist=1024, nprobe=64)'."""
+        ivf = self._ivf()
+        if ivf is not None:
+            return f"{type(ivf).__name__}(nlist={ivf.nlist}, nprobe={ivf.nprobe})"
         outer = faiss.downcast_index(self.index)
         inner = getattr(outer, "index", None)
         name = type(outer).__name__
         return (
             f"{name}({type(faiss.downcast_index(inner)).__name__})" if inner is not None else name
         )
+
+
+def nlist_for(n: int) -> int:
+    """About sqrt(n) lists, a power of two."""
+    return 2 ** max(4, round(math.log2(max(1.0, math.sqrt(n)))))
+
+
+def nprobe_for(nlist: int) -> int:
+    return min(nlist, max(MIN_NPROBE, round(nlist * NPROBE_FRACTION)))
+
+
+def build_ivf(ids: np.ndarray, vectors: np.ndarray, nlist: int, seed: int = 1234) -> faiss.Index:
+    """An IndexIVFFlat (inner product) trained on a sample of `vectors`, holding all of them."""
+    dim = vectors.shape[1]
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = seed
+    index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST
+    sample = min(len(vectors), nlist * TRAIN_POINTS_PER_LIST)
+    rows = np.random.default_rng(seed).choice(len(vectors), size=sample, replace=False)
+    index.train(np.ascontiguousarray(vectors[np.sort(rows)], dtype=np.float32))
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+    index.nprobe = nprobe_for(nlist)
+    return index
