@@ -44,6 +44,7 @@ eval: setup
 	$(BIN)/python -m benchmarks.eval_all
 
 train-reader: setup
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,train]'
 	nice -n 19 $(BIN)/python training/train_reader.py $(ARGS)
 
 clean:

@@ -65,6 +65,7 @@ class Settings:
     reader_model: Path = field(
         default=PACKAGE_ROOT / "models" / "reader", metadata={"env": "NEWSDESK_READER_MODEL"}
     )
+    reader_passages: int = field(default=3, metadata={"env": "NEWSDESK_READER_PASSAGES"})
     min_confidence: float = field(default=0.25, metadata={"env": "NEWSDESK_MIN_CONFIDENCE"})
     article_dirs: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_ARTICLE_DIRS"})
     feeds: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_FEEDS"})

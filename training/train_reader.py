@@ -50,6 +50,10 @@ DEV_SETS = {
 BLOCK_EXAMPLES = 512  # examples tokenised, length-sorted and batched together
 
 
+class StopAtStep(Exception):
+    """--stop-at-step reached."""
+
+
 @dataclass
 class State:
     """Everything needed to resume: written next to the weights in each checkpoint."""
@@ -239,6 +243,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint")
+    p.add_argument("--stop-at-step", type=int, default=0, help="checkpoint and stop at this step")
     return p.parse_args(argv)
 
 
@@ -256,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads((checkpoint / "state.json").read_text())
         state = State(**saved)
         keep = {"device", "threads", "checkpoint_minutes", "resume", "run_dir", "dev_size"}
+        keep |= {"stop_at_step"}
         for key, value in state.args.items():  # the plan is the saved one
             if key not in keep:
                 setattr(
@@ -336,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(
         total=len(rows), initial=state.examples_seen, unit="q", smoothing=0.05, dynamic_ncols=True
     )
-    stopped = False
+    stopped = ""
     try:
         while state.block < blocks:
             block_rows = rows[state.block * BLOCK_EXAMPLES : (state.block + 1) * BLOCK_EXAMPLES]
@@ -364,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                 state.seconds += time.monotonic() - started
                 bar.update(round(per_batch))
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+                if state.step == args.stop_at_step:
+                    raise StopAtStep
                 if time.monotonic() - last_save > 60 * args.checkpoint_minutes:
                     checkpoint_now(
                         model,
@@ -381,15 +389,14 @@ def main(argv: list[str] | None = None) -> int:
             state.block += 1
             state.batch_in_block = 0
     except KeyboardInterrupt:
-        stopped = True
+        stopped = "interrupted"
+    except StopAtStep:
+        stopped = f"stopped at step {state.step}"
     bar.close()
-    checkpoint_now(model, tokenizer, optimizer, scheduler, state, dev_rows, args, device, 0)
-    print(
-        "train_reader: "
-        + ("interrupted; " if stopped else "done; ")
-        + f"checkpoint in {checkpoint}"
-    )
-    return 130 if stopped else 0
+    block_len = len(rows[state.block * BLOCK_EXAMPLES : (state.block + 1) * BLOCK_EXAMPLES])
+    checkpoint_now(model, tokenizer, optimizer, scheduler, state, dev_rows, args, device, block_len)
+    print(f"train_reader: {stopped or 'done'}; checkpoint in {checkpoint}", flush=True)
+    return 130 if stopped == "interrupted" else 0
 
 
 def checkpoint_now(

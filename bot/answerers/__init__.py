@@ -25,7 +25,9 @@ def load_answerer(settings: Settings) -> Answerer | None:
             from .reader import load_reader
         except ImportError:
             load_reader = None
-        reader = load_reader(settings.reader_model) if load_reader else None
+        reader = (
+            load_reader(settings.reader_model, settings.reader_passages) if load_reader else None
+        )
         if reader is not None:
             return reader
         if method == "reader":

