@@ -1,0 +1,69 @@
+"""The shipped reader: short answers from passages, offsets into the article, honest refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answerers import load_answerer
+from bot.answerers.reader import load_reader
+from bot.metrics import normalize_answer
+from bot.service import Newsdesk
+from index.settings import Settings
+
+SHIPPED = Settings().reader_model
+needs_model = pytest.mark.skipif(
+    load_reader(SHIPPED) is None, reason=f"no reader model shipped in {SHIPPED}"
+)
+
+
+def test_without_a_model_folder_there_is_no_reader_and_auto_falls_back(tmp_path):
+    assert load_reader(tmp_path) is None
+    settings = Settings(data_dir=tmp_path, reader_model=tmp_path / "missing")
+    fallback = load_answerer(settings)
+    assert fallback is not None and fallback.name != "reader"
+
+
+@needs_model
+def test_auto_picks_the_shipped_reader(tmp_path):
+    assert load_answerer(Settings(data_dir=tmp_path)).name == "reader"
+
+
+@pytest.fixture(scope="module")
+def desk(shared_data, embedder, tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("reader"), answerer="reader")
+    desk = Newsdesk(settings, embedder=embedder)
+    files = [shared_data / "seed" / "articles.jsonl", shared_data / "quail_news" / "articles.jsonl"]
+    assert desk.index_paths([str(f) for f in files]).ok
+    return desk
+
+
+@needs_model
+def test_the_seed_question_is_answered_with_jordan_and_its_evidence(desk):
+    answer = desk.ask("who hosts 650,000 refugees?")
+    assert answer.answerer == "reader" and answer.found
+    assert normalize_answer(answer.text) == "jordan"
+    hit = answer.source
+    assert hit.article_id == "seed"
+    body = hit.text
+    assert body[answer.answer_start - hit.start : answer.answer_end - hit.start] == answer.text
+    assert "650,000" in answer.evidence or "Jordan" in answer.evidence
+    assert 0.0 <= answer.confidence <= 1.0
+
+
+@needs_model
+def test_a_question_the_articles_cannot_answer_is_refused(desk):
+    answer = desk.ask("what is the melting point of tungsten in kelvin?")
+    assert not answer.found and answer.text is None
+    assert answer.sources  # the closest passages are still shown
+
+
+@needs_model
+def test_confidence_separates_a_right_passage_from_an_unrelated_one():
+    reader = load_reader(SHIPPED)
+    question = "Which city hosted the meeting of the two generals?"
+    right = "The two generals met on Sunday in Amman, the Jordanian capital, to discuss the border."
+    wrong = "Wheat prices rose sharply in Chicago after a dry summer cut the expected harvest."
+    index, start, end, sure = reader.read(question, [right])
+    assert right[start:end] == "Amman"
+    _, _, _, unsure = reader.read(question, [wrong])
+    assert sure > 0.5 > unsure
