@@ -23,6 +23,7 @@ class Route:
     stream_bytes: int = 0  # send this many bytes of filler, with no Content-Length
     declare_length: bool = True
     delay: float = 0.0  # seconds before answering
+    trickle: float = 0.0  # seconds between 16-byte pieces of the body (a slow-loris server)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -155,4 +156,10 @@ class FeedServer:
             return
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
+        if route is not None and route.trickle:
+            for i in range(0, len(body), 16):
+                h.wfile.write(body[i : i + 16])
+                h.wfile.flush()
+                time.sleep(route.trickle)
+            return
         h.wfile.write(body)

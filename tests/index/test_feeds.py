@@ -410,6 +410,26 @@ def test_malformed_feeds_are_reported(tmp_path, body, content_type, reason):
         assert error.location == server.url("/feed") and error.reason.startswith(reason)
 
 
+def test_a_billion_laughs_feed_is_not_expanded(tmp_path):
+    entities = "".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(2, 10)
+    )  # lol9 would expand to 10^8 copies of "lol"
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol1 "lol">{entities}]>'
+        '<rss version="2.0"><channel><title>&lol9;</title><item><title>Bomb &lol9;</title>'
+        "<link>http://127.0.0.1/x</link><description>&lol9; &lol9;</description></item>"
+        "</channel></rss>"
+    )
+    with FeedServer() as server:
+        server.route("/bomb.xml", body, content_type="application/rss+xml")
+        settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True)
+        service = CountingService(settings)
+        poll_feeds(service, settings, feed_urls=[server.url("/bomb.xml")])
+    for item in service.taken:
+        text = getattr(item, "text", "") + getattr(item, "title", "") + getattr(item, "reason", "")
+        assert text.count("lol") < 100  # entities stay unexpanded (or the entry is refused)
+
+
 def test_feeds_are_refused_on_loopback_without_the_setting(tmp_path):
     with FeedServer() as server:
         server.route("/rss.xml", "<rss/>", content_type="application/rss+xml")

@@ -140,6 +140,14 @@ def test_timeouts_are_retried_and_reported(server):
     assert len(server.log) == 2
 
 
+def test_a_slow_loris_response_is_cut_off_at_the_total_deadline(server):
+    server.route("/trickle", page("Dam", DAM), trickle=0.05)  # every byte arrives in time...
+    policy = FetchPolicy(read_timeout=1.0, total_timeout=0.4, retries=0)
+    with Fetcher(policy=policy, allow_private=True) as f:
+        item = fetch_article(f, server.url("/trickle"))
+    assert isinstance(item, IngestError) and item.reason == "timed out (response too slow)"
+
+
 @pytest.mark.parametrize("declare", [True, False])
 def test_oversized_responses_are_cut_off_and_reported(server, fetcher, declare):
     server.route("/huge", stream_bytes=6 * 2**20, declare_length=declare)
