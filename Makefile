@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 chat: setup
-	@NEWSDESK_DATA_DIR=$${NEWSDESK_DATA_DIR:-$(SAMPLE_DATA)} $(BIN)/newsdesk index samples --quiet
+	@NEWSDESK_DATA_DIR=$${NEWSDESK_DATA_DIR:-$(SAMPLE_DATA)} $(BIN)/newsdesk index samples/articles --quiet
 	@NEWSDESK_DATA_DIR=$${NEWSDESK_DATA_DIR:-$(SAMPLE_DATA)} $(BIN)/newsdesk chat
 
 lint: setup

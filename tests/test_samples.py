@@ -11,8 +11,8 @@ from bot.service import Newsdesk
 from index.ingest import SUFFIXES, file_id, read_paths
 from index.settings import SearchMode, Settings
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-QUESTIONS = SAMPLES / ".about" / "questions.jsonl"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "articles"
+QUESTIONS = SAMPLES.parent / "questions.jsonl"
 JORDAN = "sample-jordan-refugees"
 
 # Questions about one-article files (.md/.txt/.html) carry no article_id in questions.jsonl,
