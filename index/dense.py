@@ -11,7 +11,9 @@ measured by `make bench` (BENCHMARKS.md). HNSW is not used: FAISS cannot remove 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
@@ -79,7 +81,9 @@ class DenseIndex:
         """(chunk id, cosine) of the k nearest chunks, best first."""
         if not len(self) or k <= 0:
             return []
-        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, len(self)))
+        query = vector.reshape(1, -1).astype(np.float32)
+        with one_omp_thread():
+            scores, ids = self.index.search(query, min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def vectors(self, ids: list[int]) -> np.ndarray:
@@ -131,6 +135,22 @@ class DenseIndex:
         return (
             f"{name}({type(faiss.downcast_index(inner)).__name__})" if inner is not None else name
         )
+
+
+@contextlib.contextmanager
+def one_omp_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread in this thread (the setting is per thread), for one query.
+
+    A single query has nothing to split between threads, and on a small shared machine OpenMP's
+    idle threads spin against the rest of the work: on 2 busy cores a flat search over 10k vectors
+    took ~80 ms with 2 threads and ~0.4 ms with one (BENCHMARKS.md). Index building keeps them all.
+    """
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def nlist_for(n: int) -> int:
