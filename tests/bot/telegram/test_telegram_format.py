@@ -1,0 +1,235 @@
+"""Telegram HTML: hostile article text escaped, answers laid out, long replies split at 4096
+with balanced tags (property-tested against the fake server's Telegram HTML parser)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fake_telegram import TelegramHTMLError, parse_telegram_html
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import telegram_format as fmt
+from bot.answer import NOT_FOUND, Answer
+from bot.chat_store import add_answer
+from index.models import Hit
+
+HOSTILE_TITLE = '<script>alert("x")</script> Tom & Jerry </b><i>'
+HOSTILE_TEXT = (
+    "Markets <b>fell & rose</i> as the <a href='x'>central bank</a> met. "
+    "The bank's governor is Ana <Smith> &amp; co. Shares closed 3% higher."
+)
+
+
+def hit(text: str = HOSTILE_TEXT, **kw) -> Hit:
+    values = dict(
+        chunk_id=1,
+        article_id="a1",
+        text=text,
+        start=0,
+        end=len(text),
+        title=HOSTILE_TITLE,
+        published="2024-03-01T10:00:00Z",
+        url='https://news.example/a?x=1&y="2"',
+        source="Wire <Ltd>",
+    )
+    values.update(kw)
+    return Hit(**values)
+
+
+def found_answer(h: Hit, answer_text: str, *, question: str = "who is the governor?") -> Answer:
+    start = h.text.index(answer_text)
+    sentence_start = h.text.index("The bank")
+    sentence_end = h.text.index("Shares") - 1
+    return Answer(
+        question=question,
+        rewritten_query=question,
+        text=answer_text,
+        confidence=0.9,
+        sources=[h, hit(article_id="a2", chunk_id=2, url="javascript:alert(1)", title="Second")],
+        source_index=0,
+        answer_start=start,
+        answer_end=start + len(answer_text),
+        evidence_start=sentence_start,
+        evidence_end=sentence_end,
+    )
+
+
+def test_hostile_article_text_is_escaped_and_the_answer_is_bold_in_the_quote():
+    h = hit()
+    out = fmt.format_answer(found_answer(h, "Ana <Smith>"))
+    visible = parse_telegram_html(out)  # Telegram would accept it
+    assert out.startswith("<b>Ana &lt;Smith&gt;</b>")
+    assert (
+        "<blockquote>The bank's governor is <b>Ana &lt;Smith&gt;</b> &amp;amp; co.</blockquote>"
+        in out
+    )
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert HOSTILE_TITLE in visible and "Wire <Ltd>, 2024-03-01" in visible
+    assert '<a href="https://news.example/a?x=1&amp;y=&quot;2&quot;">' in out
+    # a javascript: URL is never a link; its headline is plain text
+    assert "javascript" not in out and "2. Second — Wire &lt;Ltd&gt;" in out
+
+
+def test_answer_highlight_keeps_a_possessive_attached():
+    text = "Officials said Jordan's army chief met him. Jordan hosts 650,000 refugees."
+    h = hit(text=text, title="Jordan")
+    answer = Answer("q", "q", "Jordan", 0.9, [h], 0, 15, 21, 0, 43)
+    assert fmt.format_answer(answer).split("\n\n")[1] == (
+        "<blockquote>Officials said <b>Jordan</b>'s army chief met him.</blockquote>"
+    )
+
+
+def test_sources_in_an_answer_are_one_per_article_and_at_most_three():
+    hits = [hit(article_id=f"a{i % 4}", chunk_id=i, title=f"Story {i % 4}") for i in range(8)]
+    answer = found_answer(hits[2], "Ana <Smith>")
+    answer.sources, answer.source_index = hits, 2
+    out = fmt.format_answer(answer)
+    listed = re.findall(r"^\d\. .*?Story (\d)", out, re.M)
+    assert listed == ["2", "0", "1"]  # the answer's own article first
+
+
+def test_not_found_is_honest_and_shows_the_closest_passages():
+    answer = Answer("who won?", "who won?", None, 0.1, [hit()])
+    out = fmt.format_answer(answer)
+    parse_telegram_html(out)
+    assert out.startswith(f"<b>{fmt.escape(NOT_FOUND)}</b>")
+    assert "The closest passages:" in out and "<i>Markets &lt;b&gt;fell" in out
+    empty = fmt.format_answer(Answer("who won?", "who won?", None, 0.0, []))
+    assert parse_telegram_html(empty) == NOT_FOUND
+
+
+def test_a_rewritten_follow_up_says_how_it_was_read():
+    answer = found_answer(hit(), "Ana <Smith>", question="who is its governor?")
+    answer.rewritten_query = "who is the bank's <governor>?"
+    out = fmt.format_answer(answer)
+    assert out.endswith("<i>(read as: who is the bank's &lt;governor&gt;?)</i>")
+
+
+def test_sources_list_groups_passages_by_article():
+    refs = [
+        fmt.SourceRef.from_hit(hit(article_id="a", chunk_id=1, text="First <passage>.")),
+        fmt.SourceRef.from_hit(hit(article_id="b", chunk_id=2, title="Other", url=None)),
+        fmt.SourceRef.from_hit(hit(article_id="a", chunk_id=3, text="Second & last.")),
+    ]
+    out = fmt.format_sources(refs)
+    visible = parse_telegram_html(out)
+    assert visible.startswith("Sources (3 passages from 2 articles)")
+    assert "First <passage>.\nSecond & last." in visible
+    assert "2. Other — Wire <Ltd>, 2024-03-01" in visible
+    restored = [fmt.SourceRef.from_dict(r.as_dict()) for r in refs]
+    assert restored == refs
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "ftp://x.org/a", "https://", "http://a b.org", "https://x.org/\x00",
+     "data:text/html,<b>", "https://x.org/" + "a" * 2000, None, ""],
+)  # fmt: skip
+def test_only_plain_web_urls_become_links(url):
+    assert fmt.link("Headline", url) == "Headline"
+
+
+def test_callback_data_is_short_for_any_answer_number():
+    record: dict = {}
+    for _ in range(50):
+        record, key = add_answer(record, [])
+    assert key == "1d"
+    huge, key = add_answer({"next": 10**18}, [])
+    data = fmt.sources_callback(key)
+    assert len(data.encode()) < 64 and fmt.parse_sources_callback(data) == key
+    with pytest.raises(ValueError):
+        fmt.sources_callback("x" * 61)
+    for bad in (None, "", "src:", "src:../x", "other:1", "src:" + "a" * 40):
+        assert fmt.parse_sources_callback(bad) is None
+
+
+def test_help_says_what_the_bot_knows():
+    stats = {"indexed": True, "articles": 1234, "newest_published": "2024-05-02T08:00:00Z"}
+    out = fmt.format_help(stats)
+    assert "I know <b>1,234</b> news articles, the newest from 2024-05-02." in out
+    assert "/reindex" not in out and "/reindex" in fmt.format_help(stats, admin=True)
+    assert "Nothing is indexed yet" in fmt.format_help({"indexed": False, "data_dir": "/x"})
+    parse_telegram_html(fmt.format_help(stats, admin=True, group=True))
+
+
+# --- splitting ---------------------------------------------------------------------------------
+def squashed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def check_parts(source: str, parts: list[str], limit: int) -> None:
+    for part in parts:
+        assert fmt.tg_len(part) <= limit, part
+        assert part.strip()
+        parse_telegram_html(part)  # balanced, Telegram's tags only, entities intact
+    visible = "".join(parse_telegram_html(p) for p in parts)
+    assert squashed(visible) == squashed(parse_telegram_html(source))
+
+
+def test_a_short_reply_is_one_message():
+    assert fmt.split_html("  <b>Jordan</b>  ") == ["<b>Jordan</b>"]
+    assert fmt.split_html("   ") == []
+
+
+def test_split_at_4096_prefers_paragraphs_and_reopens_tags():
+    paragraph = "<b>" + ("The kingdom hosts refugees. " * 40).strip() + "</b>"
+    text = "\n\n".join([paragraph] * 12)
+    parts = fmt.split_html(text)
+    check_parts(text, parts, 4096)
+    assert len(parts) > 1
+    assert all(p.startswith("<b>The kingdom") and p.endswith(".</b>") for p in parts)
+
+    quote = "<blockquote>" + ("Sentence &amp; more. " * 600).strip() + "</blockquote>"
+    parts = fmt.split_html(quote)
+    check_parts(quote, parts, 4096)
+    assert all(p.startswith("<blockquote>") and p.endswith(".</blockquote>") for p in parts)
+
+
+def test_a_word_longer_than_a_message_is_cut_and_emoji_count_double():
+    text = '<a href="https://x.org/">' + "\U0001f600" * 5000 + "</a>"
+    parts = fmt.split_html(text, 4096)
+    check_parts(text, parts, 4096)
+    assert all(p.startswith('<a href="https://x.org/">') for p in parts)
+
+
+def test_the_fake_servers_parser_refuses_what_telegram_refuses():
+    for bad in ["<b>x", "x</b>", "<b><i>x</b></i>", "<script>x</script>", "a < b", "&nbsp;"]:
+        with pytest.raises(TelegramHTMLError):
+            parse_telegram_html(bad)
+
+
+_TAGS = ["b", "i", "u", "s", "code", "blockquote", "a"]
+_words = st.text(
+    alphabet=st.sampled_from(list("abc xyz<>&\"'.!?\n") + ["\U0001f600", "é"]),
+    min_size=0,
+    max_size=80,
+)
+
+
+@st.composite
+def telegram_html(draw, depth: int = 0) -> str:
+    pieces = []
+    for _ in range(draw(st.integers(1, 6))):
+        if depth < 3 and draw(st.booleans()):
+            tag = draw(st.sampled_from(_TAGS))
+            inner = draw(telegram_html(depth + 1))
+            if tag == "a":
+                url = "https://x.org/" + draw(st.text('ab&"<', max_size=20))
+                pieces.append(f'<a href="{fmt.attr(url)}">{inner}</a>')
+            else:
+                pieces.append(f"<{tag}>{inner}</{tag}>")
+        else:
+            pieces.append(fmt.escape(draw(_words)))
+    return "".join(pieces)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(telegram_html(), min_size=1, max_size=8), st.integers(120, 700))
+def test_property_split_parts_fit_parse_and_lose_no_text(paragraphs, limit):
+    text = "\n\n".join(paragraphs)
+    if not parse_telegram_html(text).strip():
+        return
+    parts = fmt.split_html(text, limit)
+    check_parts(text.strip(), parts, limit)
