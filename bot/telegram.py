@@ -597,7 +597,9 @@ class NewsdeskBot:
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command the bot does not have."""
-        command = (update.effective_message.text or "/").split()[0].split("@")[0]
+        command, _, target = (update.effective_message.text or "/").split()[0].partition("@")
+        if target and target.lower() != (context.bot.username or "").lower():
+            return  # meant for another bot
         text = f"I don't know the command {fmt.shorten(command, 40)}; /help lists mine."
         await self._reply(update, fmt.escape(text))
 

@@ -159,6 +159,7 @@ class FakeTelegram:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.max_poll_wait = 1.0  # long polls end early, so a stopping bot is not kept waiting
 
     # --- lifecycle ---------------------------------------------------------------------------
     @property
@@ -477,7 +478,7 @@ class FakeTelegram:
 
     async def _m_getupdates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)
-        timeout = float(params.get("timeout") or 0)
+        timeout = min(float(params.get("timeout") or 0), self.max_poll_wait)
         limit = int(params.get("limit") or 100)
         deadline = time.monotonic() + timeout
         assert self._new_update is not None
