@@ -227,6 +227,7 @@ class NewsdeskBot:
         self._conversations: OrderedDict[int, Any] = OrderedDict()
         self._turns: dict[int, list] = {}  # chat id -> [asyncio.Lock, holders]
         self._refused: set[int] = set()
+        self._background: set[asyncio.Task] = set()
         self._searcher_ready = False
         self._conversation_class = _conversation_class()
 
@@ -342,25 +343,28 @@ class NewsdeskBot:
 
     @contextlib.asynccontextmanager
     async def _typing(self, bot: Any, chat_id: int) -> AsyncIterator[None]:
-        """Show "typing…" in the chat until the block is done."""
-        task = asyncio.create_task(self._keep_typing(bot, chat_id))
+        """Show "typing…" in the chat until the block is done (a chat action already on its way
+        is let finish rather than cancelled mid-request)."""
+        done = asyncio.Event()
+        task = asyncio.create_task(self._keep_typing(bot, chat_id, done))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done.set()
 
     @staticmethod
-    async def _keep_typing(bot: Any, chat_id: int) -> None:
-        while True:
+    async def _keep_typing(bot: Any, chat_id: int, done: asyncio.Event) -> None:
+        while not done.is_set():
             try:
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
             except Forbidden:
                 return
             except TelegramError as exc:
                 log.debug("chat action failed: %s", exc)
-            await asyncio.sleep(TYPING_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), TYPING_EVERY)
 
     def _conversation(self, chat_id: int) -> Any:
         """The chat's conversation, from memory or the chat state file (None: no follow-ups)."""
