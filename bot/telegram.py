@@ -282,8 +282,7 @@ class NewsdeskBot:
         if jobs is not None:
             jobs.run_repeating(self._save_job, SAVE_EVERY, first=SAVE_EVERY, name="save")
             jobs.run_repeating(self._refresh_job, REFRESH_EVERY, first=REFRESH_EVERY)
-            if self._feeds():
-                jobs.run_repeating(self._feeds_job, FEED_POLL_EVERY, first=FEED_POLL_FIRST)
+            jobs.run_repeating(self._feeds_job, FEED_POLL_EVERY, first=FEED_POLL_FIRST)
         me = app.bot
         log.info(
             "@%s is answering questions about %s (%s)",
@@ -777,7 +776,10 @@ class NewsdeskBot:
         await self._in_thread(self._refresh)
 
     async def _feeds_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Poll the feeds on schedule; skipped while another update runs."""
+        """Poll the feeds on schedule (none configured: nothing to do); skipped while another
+        update runs."""
+        if not await self._in_thread(self._feeds):
+            return
         try:
             summary = await self._indexing(self._poll_feeds)
         except LockedError as exc:

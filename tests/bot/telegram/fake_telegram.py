@@ -149,6 +149,7 @@ class FakeTelegram:
         self.commands: dict[str, list[dict]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self.downloads: list[str] = []
+        self.pages: dict[str, tuple[bytes, str]] = {}
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -190,6 +191,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        app.router.add_get("/pages/{path:.+}", self._page)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -312,6 +314,17 @@ class FakeTelegram:
         if file_name is not None:
             document["file_name"] = file_name
         return self.message(user_id, None, document=document, **kwargs)
+
+    def serve(self, path: str, body: str, content_type: str = "text/html") -> str:
+        """Serve a web page or feed (for the bot's feed polling); returns its URL."""
+        self.pages[path.lstrip("/")] = (body.encode(), content_type)
+        return f"http://127.0.0.1:{self.port}/pages/{path.lstrip('/')}"
+
+    async def _page(self, request: web.Request) -> web.Response:
+        page = self.pages.get(request.match_info["path"])
+        if page is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=page[0], content_type=page[1])
 
     # --- faults ------------------------------------------------------------------------------
     def fail_next(

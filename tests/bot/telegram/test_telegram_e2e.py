@@ -63,7 +63,12 @@ Friday, leaving about 20,000 homes on the peninsula without heating.
 @pytest.fixture(scope="module")
 def bot(bot_factory, seed_index):
     data_dir, articles = seed_index
-    return bot_factory(data_dir, "--verbose", NEWSDESK_ARTICLE_DIRS=str(articles))
+    return bot_factory(
+        data_dir,
+        "--verbose",
+        NEWSDESK_ARTICLE_DIRS=str(articles),
+        NEWSDESK_ALLOW_PRIVATE_URLS="1",  # the test feed is on 127.0.0.1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +240,42 @@ def test_an_index_changed_on_disk_by_another_process_is_picked_up(telegram, bot,
     assert report.added == 1
     reply = ask(telegram, OTHER_USER, "What did the lava cut near the Svartsengi power plant?")
     assert "Lava reaches the hot water pipeline near Svartsengi" in reply.visible
+
+
+FEED_ENTRY = (
+    "The Danube reached its highest level in a century at Passau on Tuesday, and the old town was "
+    "evacuated as water rose above twelve metres. Officials in Bavaria said pumps had failed in "
+    "two districts and that the river was expected to crest overnight before falling slowly. "
+    "Rail services between Passau and Linz were suspended, and the regional government released "
+    "emergency funds for households whose homes were flooded. Forecasters warned that more rain "
+    "was likely in the Alps later in the week, which could send a second flood wave down the river "
+    "towards Austria and Hungary, where towns began building sandbag walls along the banks."
+)
+RSS = f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>River News</title><link>https://river.example/</link>
+<description>Floods</description>
+<item><title>Danube floods Passau's old town</title><link>https://river.example/passau</link>
+<guid>passau-1</guid><pubDate>Tue, 04 Jun 2024 09:00:00 GMT</pubDate>
+<description>{FEED_ENTRY}</description></item>
+</channel></rss>
+"""
+
+
+def test_admin_update_polls_the_feeds_and_feeds_shows_them(telegram, bot, seed_index):
+    data_dir = seed_index[0]
+    assert ask(telegram, ADMIN, "/update").visible.startswith("No feeds configured")
+    assert ask(telegram, ADMIN, "/feeds").visible.startswith("No feeds configured")
+    url = telegram.serve("rss.xml", RSS, "application/rss+xml")
+    (data_dir / "feeds.txt").write_text(f"{url}\n")  # what `newsdesk feeds add` writes
+    status = ask(telegram, ADMIN, "/update")
+    assert status.visible == "Polling the feeds…"
+    telegram.wait_for(lambda: status.edits, timeout=120, what="the /update report")
+    assert "1 added, 0 updated" in status.visible, status.visible
+    feeds = ask(telegram, ADMIN, "/feeds").visible
+    assert url in feeds and "River News" in feeds and "(1 indexed)" in feeds
+    reply = ask(telegram, USER, "Which town's old town was evacuated when the Danube flooded?")
+    assert "Danube floods Passau's old town" in reply.visible
+    assert '<a href="https://river.example/passau">' in reply.text
 
 
 HOSTILE = [
