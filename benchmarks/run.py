@@ -107,14 +107,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     if "throughput" in only:
         log("indexing throughput vs raw encode")
-        results["throughput"] = indexing.throughput(*((40, 1) if quick else (300, 3)))
+        results["throughput"] = indexing.throughput(*((40, 1) if quick else (150, 3)))
     if "reindex" in only:
         log("re-index with nothing new")
         results["reindex"] = indexing.reindex_unchanged(*((1_000, 3) if quick else (10_000, 5)))
     if "add" in only:
         log("adding new articles")
         results["add"] = indexing.add_new(
-            *((20, (1_000,), 1) if quick else (100, (1_000, 10_000), 3))
+            *((20, (1_000,), 1) if quick else (100, (1_000, 10_000), 2))
         )
     if "latency" in only:
         results["latency"] = {}

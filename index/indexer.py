@@ -190,12 +190,24 @@ class _Run:
         return max(1000, size // 8) * 600
 
     def _embed(self, texts: list[str], step: int = 256) -> np.ndarray:
-        parts = []
-        for i in range(0, len(texts), step):
-            parts.append(self.owner.embedder.encode(texts[i : i + step]))
+        """Vectors in `texts` order, encoded longest first in slices of `step` (for progress).
+
+        Sorting the whole flush by length (as `model.encode` does within one call) keeps similar
+        lengths in each model batch, so slicing for progress adds no padding: without it the
+        indexer's slices of 256 padded more than one raw `encode` over the same chunks.
+        """
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors: np.ndarray | None = None
+        for i in range(0, len(order), step):
+            rows = order[i : i + step]
+            part = self.owner.embedder.encode([texts[r] for r in rows])
+            if vectors is None:
+                vectors = np.empty((len(texts), part.shape[1]), dtype=np.float32)
+            vectors[rows] = part
             if self.on_progress:
-                self.on_progress(len(parts[-1]))
-        return np.concatenate(parts)
+                self.on_progress(len(part))
+        assert vectors is not None
+        return vectors
 
     def flush(self) -> None:
         if not self.pending and not self.pending_deletes:
