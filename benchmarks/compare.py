@@ -85,16 +85,18 @@ def bm25_side_by_side(
     from rank_bm25 import BM25Okapi
 
     gc.collect()
+    before = _rss_mb()
     t0 = time.perf_counter()
     plain = BM25Okapi(bags)  # k1=1.5, b=0.75, epsilon=0.25: the same as ours
     build_s = time.perf_counter() - t0
+    plain_mb = _rss_mb() - before  # its per-chunk dicts (the token lists are built beforehand)
 
     def plain_search(q, k):
         scores = plain.get_scores(q)
         top = np.argpartition(-scores, k)[:k]
         return top[np.argsort(-scores[top], kind="stable")].tolist()
 
-    out["rank_bm25"] = {"build_s": build_s}
+    out["rank_bm25"] = {"build_s": build_s, "memory_mb": round(plain_mb, 1)}
     out["rank_bm25"]["ms"], _ = _time_queries(plain_search, queries)
     exact = [plain.get_scores(q) for q in queries]
     out["ours"]["agree10"] = _agreement(ours_top, exact)
@@ -126,6 +128,14 @@ def bm25_side_by_side(
     out["bm25s"]["ms"], s_top = _time_queries(bm25s_search, queries)
     out["bm25s"]["agree10"] = _agreement(s_top, exact)
     return out
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _agreement(found: list[list[int]], exact: list[np.ndarray], k: int = 10) -> float:

@@ -161,7 +161,11 @@ def render(r: dict, targets: dict) -> str:
         ]  # fmt: skip
         for n, x in r["bm25"].items():
             o, p, s = x["ours"], x.get("rank_bm25"), x.get("bm25s")
-            ps = f"{_pp(p['ms'])} | {p['build_s']:.1f} s" if p else "not run (see below) | –"
+            ps = (
+                f"{_pp(p['ms'])} | {p['build_s']:.1f} s, {p.get('memory_mb', 0):,.0f} MB"
+                if p
+                else "not run (see below) | –"
+            )
             if s and "ms" in s:
                 ss = f"{_pp(s['ms'])} | {s['agree10']:.3f} | {s['build_s']:.1f} s"
             else:
@@ -170,6 +174,11 @@ def render(r: dict, targets: dict) -> str:
                 f"| {_n(n)} | {_pp(o['ms'])} | {o.get('agree10', '–')} | {o['load_s'] * 1000:.0f} ms | "
                 f"{ps} | {ss} |"
             )
+        if any("rank_bm25" not in x for x in r["bm25"].values()):
+            out += ["", "*Not run at 1M*: plain rank-bm25 and bm25s are given the corpus as Python "
+                    "lists of terms (and rank-bm25 keeps a dict per chunk); at 1M chunks that is many GB "
+                    "on this 24 GB shared machine, and `get_scores` visits every chunk for every query "
+                    "term. Scale the 100k row by 10 for an estimate."]  # fmt: skip
         out.append("")
 
     if "faiss" in r:

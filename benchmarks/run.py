@@ -82,6 +82,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="update BENCHMARKS.md (auto: only for a full run of everything)",
     )
     parser.add_argument("--results", type=Path, default=None, help="JSON results file")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="update the previous results file with these sub-benchmarks only",
+    )
     args = parser.parse_args(argv)  # fmt: skip
 
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -152,7 +157,20 @@ def main(argv: list[str] | None = None) -> dict:
     results["load_average_at_end"] = load_average()
 
     out = args.results or WORK / ("results-quick.json" if quick else "results.json")
-    out.write_text(json.dumps(results, indent=1, default=str))
+    if args.merge and out.is_file():
+        previous = json.loads(out.read_text())
+        if previous.get("quick") == quick:
+            fresh = [k for k in ALL if k in results]
+            results = previous | {k: results[k] for k in fresh} | {
+                "command": f"{previous['command'].strip()}; then {results['command'].strip()}",
+                "date": f"{previous['date']}; {', '.join(fresh)} re-run {results['date']}",
+                "minutes": round(previous["minutes"] + results["minutes"], 1),
+                "load_average_at_end": results["load_average_at_end"],
+                "commit": results["commit"],
+            }  # fmt: skip
+            only = [k for k in ALL if k in results]
+    results = json.loads(json.dumps(results, default=str))  # int keys -> str, as read back
+    out.write_text(json.dumps(results, indent=1))
     from benchmarks.report import render
 
     markdown = render(results, TARGETS)
