@@ -389,6 +389,8 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     included), each with balanced tags. Cuts prefer paragraph, then line, then sentence, then
     word boundaries, and only break inside a word when a word alone is too long. Formatting
     that cannot fit at all (tags nested deeper than a message allows) is dropped, never text."""
+    if limit < 16:
+        raise ValueError("a message must allow at least 16 characters")
     text = text.strip()
     if tg_len(text) <= limit:
         return [text] if text else []
@@ -396,7 +398,11 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     parts: list[str] = []
     stack: list[tuple[str, str]] = []  # tags open where the next message starts
     i = 0
+    rounds = 0
     while i < len(atoms):
+        rounds += 1
+        if rounds > 4 * len(atoms) + 100:  # every round makes progress; never hang if not
+            raise RuntimeError("split_html made no progress")
         while i < len(atoms) and atoms[i].isspace():
             i += 1
         if i == len(atoms):
@@ -451,10 +457,12 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
         if cut is None:  # no text fits in this message: make room, then try again
             atom = atoms[j]
             room = limit - size - tg_len(_closing(cur_stack))
-            if not atom.startswith(("<", "&")) and room >= 1:  # cut a word by characters
-                piece = atom[:room]
-                while tg_len(piece) > room:
+            piece = ""
+            if not atom.startswith(("<", "&")):
+                piece = atom[: max(0, room)]
+                while piece and tg_len(piece) > room:
                     piece = piece[:-1]
+            if piece:  # cut a word by characters
                 atoms[j : j + 1] = [piece, atom[len(piece) :]]
             elif cur_stack:  # drop the innermost formatting (its text stays)
                 name, _ = cur_stack[-1]
@@ -469,10 +477,8 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
             elif atom.startswith("<"):  # a lone tag longer than a message (a huge link)
                 del atoms[j]
                 _drop_closing(atoms, j, _TAG.match(atom).group(2).lower())  # type: ignore[union-attr]
-            else:  # an entity in a message too small for it
-                atoms[j] = html.unescape(atom)[:1] if limit < 10 else atom
-                if limit < 10:
-                    atoms[j] = escape(atoms[j]) if tg_len(escape(atoms[j])) <= room else " "
+            else:  # only empty elements so far: skip them, they show nothing
+                stack, i = [], j
             continue
         end, end_stack = cut
         body = "".join(atoms[i:end]).rstrip()

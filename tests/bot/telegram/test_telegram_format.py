@@ -225,11 +225,26 @@ def telegram_html(draw, depth: int = 0) -> str:
     return "".join(pieces)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(telegram_html(), min_size=1, max_size=8), st.integers(120, 700))
+@settings(max_examples=200, deadline=None)
+@given(st.lists(telegram_html(), min_size=1, max_size=8), st.integers(16, 700))
 def test_property_split_parts_fit_parse_and_lose_no_text(paragraphs, limit):
     text = "\n\n".join(paragraphs)
     if not parse_telegram_html(text).strip():
         return
     parts = fmt.split_html(text, limit)
     check_parts(text.strip(), parts, limit)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["<b></b>" * 30 + "\U0001f600" * 50, "<b><i>" + "\U0001f600" * 100 + "</i></b>",
+     ('<a href="https://x.org/' + "a" * 300 + '">x</a> ') * 3, "<b>" + "<i> </i>" * 40 + "word</b>"],
+)  # fmt: skip
+@pytest.mark.parametrize("limit", [16, 17, 20, 33, 120])
+def test_split_survives_empty_elements_wide_characters_and_huge_tags(text, limit):
+    check_parts(text, fmt.split_html(text, limit), limit)
+
+
+def test_split_refuses_a_limit_too_small_for_any_message():
+    with pytest.raises(ValueError):
+        fmt.split_html("<b>x</b> " * 10, 15)
