@@ -593,7 +593,7 @@ class NewsdeskBot:
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start and /help: what the bot knows and how to ask."""
-        stats = await self._in_thread(self.service.stats)
+        stats = await asyncio.to_thread(self.service.stats)  # not queued behind questions
         group = update.effective_chat.type != ChatType.PRIVATE
         text = fmt.format_help(stats, admin=self._is_admin(update), group=group)
         await self._reply(update, text)
@@ -669,7 +669,7 @@ class NewsdeskBot:
         """Admin /feeds: the feeds and how their last poll went."""
         if await self._refuse_non_admin(update):
             return
-        rows = await self._in_thread(self._feed_rows)
+        rows = await asyncio.to_thread(self._feed_rows)
         await self._reply(update, fmt.format_feeds(rows))
 
     def _feed_rows(self) -> list[dict]:
@@ -697,7 +697,7 @@ class NewsdeskBot:
         """Admin /stats: articles, chunks, model and sizes, as `newsdesk stats` shows them."""
         if await self._refuse_non_admin(update):
             return
-        stats = await self._in_thread(self.service.stats)
+        stats = await asyncio.to_thread(self.service.stats)
         await self._reply(update, fmt.format_stats(stats))
 
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -778,7 +778,7 @@ class NewsdeskBot:
     async def _feeds_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Poll the feeds on schedule (none configured: nothing to do); skipped while another
         update runs."""
-        if not await self._in_thread(self._feeds):
+        if not await asyncio.to_thread(self._feeds):
             return
         try:
             summary = await self._indexing(self._poll_feeds)

@@ -427,6 +427,7 @@ def test_load_20_chats_5_questions_each(telegram, bot, local):
 
 def test_conversations_and_sources_survive_a_restart(telegram, bot, bot_factory, seed_index):
     data_dir = seed_index[0]
+    ask(telegram, USER, SEED_QUESTION)
     sources = ask(telegram, USER, "/sources").text
     ask(telegram, OTHER_USER, SEED_QUESTION)
     assert bot.stop() == 0  # SIGTERM: a clean shutdown that saves the chat state
@@ -437,3 +438,18 @@ def test_conversations_and_sources_survive_a_restart(telegram, bot, bot_factory,
     assert ask(telegram, USER, "/sources").text == sources
     assert "(read as: " in ask(telegram, OTHER_USER, FOLLOW_UP).visible
     assert again.stop() == 0
+
+
+def test_a_bot_started_before_anything_is_indexed(telegram, bot_factory, tmp_path):
+    # (after the module's bot has stopped: one bot polls the fake server at a time)
+    empty = bot_factory(tmp_path / "empty-data")
+    assert "Nothing is indexed yet" in ask(telegram, USER, "/help").visible
+    assert ask(telegram, USER, SEED_QUESTION).visible == fmt.NOTHING_INDEXED
+    assert ask(telegram, ADMIN, "/reindex").visible.startswith("Nothing to re-read")
+    upload = telegram.document(ADMIN, "moon.txt", MOON.encode())
+    status = telegram.wait_reply(upload)
+    telegram.wait_for(lambda: status.edits, timeout=180, what="the upload report")
+    assert "1 added" in status.visible
+    reply = ask(telegram, USER, "Which lander touched down near the Moon's south pole?")
+    assert "Lander touches down near the lunar south pole" in reply.visible
+    assert empty.stop() == 0
