@@ -349,5 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m bot.cli`: use the importable module, so plugins share
+    from bot.cli import main as _main  # its CliError class
+
+    sys.exit(_main())

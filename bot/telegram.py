@@ -68,7 +68,6 @@ UPLOADS_DIR = "uploads"  # under the data directory: uploaded article files, kep
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing…" for 5 s per chat action
 SAVE_EVERY = 1.0  # seconds between writes of the chat state file (when something changed)
 REFRESH_EVERY = 30.0  # seconds between checks for an index generation written by another process
-FEED_POLL_EVERY = 15 * 60.0  # seconds between feed polls (when feeds are configured)
 FEED_POLL_FIRST = 60.0
 CONVERSATIONS_IN_MEMORY = 2000  # more live in the chat state file
 REFUSED_REMEMBERED = 100_000
@@ -282,7 +281,9 @@ class NewsdeskBot:
         if jobs is not None:
             jobs.run_repeating(self._save_job, SAVE_EVERY, first=SAVE_EVERY, name="save")
             jobs.run_repeating(self._refresh_job, REFRESH_EVERY, first=REFRESH_EVERY)
-            jobs.run_repeating(self._feeds_job, FEED_POLL_EVERY, first=FEED_POLL_FIRST)
+            jobs.run_repeating(
+                self._feeds_job, 60 * self.settings.feed_poll_minutes, first=FEED_POLL_FIRST
+            )
         me = app.bot
         log.info(
             "@%s is answering questions about %s (%s)",

@@ -69,6 +69,7 @@ class Settings:
     min_confidence: float = field(default=0.25, metadata={"env": "NEWSDESK_MIN_CONFIDENCE"})
     article_dirs: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_ARTICLE_DIRS"})
     feeds: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_FEEDS"})
+    feed_poll_minutes: float = field(default=15.0, metadata={"env": "NEWSDESK_FEED_POLL_MINUTES"})
     allow_private_urls: bool = field(default=False, metadata={"env": "NEWSDESK_ALLOW_PRIVATE_URLS"})
     telegram_bot_token: str = field(default="", metadata={"env": "TELEGRAM_BOT_TOKEN"}, repr=False)
     telegram_api_base_url: str = field(
