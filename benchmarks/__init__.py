@@ -1,0 +1,1 @@
+"""Reproducible measurements (`make bench`, `make eval`)."""
