@@ -51,6 +51,19 @@ def test_the_seed_question_is_answered_with_jordan_and_its_evidence(desk):
 
 
 @needs_model
+def test_the_follow_up_is_read_in_the_context_of_the_first_answer(desk):
+    from bot.conversation import Conversation
+
+    chat = Conversation()
+    assert normalize_answer(desk.ask("who hosts 650,000 refugees?", conversation=chat).text) == (
+        "jordan"
+    )
+    follow_up = desk.ask("who is its army chief?", conversation=chat)
+    assert "Jordan" in follow_up.rewritten_query
+    assert follow_up.found and "huneiti" in normalize_answer(follow_up.text)
+
+
+@needs_model
 def test_a_question_the_articles_cannot_answer_is_refused(desk):
     answer = desk.ask("what is the melting point of tungsten in kelvin?")
     assert not answer.found and answer.text is None

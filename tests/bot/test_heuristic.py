@@ -1,0 +1,132 @@
+"""The heuristic answerer: typed candidate spans near the question's terms, honest refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answerers.heuristic import HeuristicAnswerer, parse_date
+from bot.conversation import Conversation
+from bot.metrics import normalize_answer
+from bot.service import Newsdesk
+from index.models import Hit
+from index.settings import Settings
+
+
+def hit(text: str, *, start: int = 0, article: str = "a1", published: str | None = None) -> Hit:
+    return Hit(1, article, text, start, start + len(text), "Title", published=published)
+
+
+def ask(question: str, *texts: str):
+    return HeuristicAnswerer().answer(question, [hit(t) for t in texts])
+
+
+def test_the_subject_of_the_question_verb_is_found_through_a_description():
+    text = (
+        "Jordan has taken in more people fleeing the war than almost any other state. "
+        "The kingdom hosts more than 650,000 Syrian refugees registered with the UN agency."
+    )
+    span = ask("who hosts 650,000 refugees?", text)
+    assert span is not None and span.text == "Jordan"
+    # the evidence runs from the antecedent's sentence to the sentence that matched
+    assert text[span.evidence_start : span.evidence_end].startswith("Jordan has taken")
+    assert "650,000" in text[span.evidence_start : span.evidence_end]
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        (
+            "how many workers lost their jobs?",
+            "The plant in Ohio closed in March. About 1,200 workers lost their jobs, the union said.",
+            "1,200",
+        ),
+        (
+            "when was the border crossing reopened?",
+            "Rebels held it for three years. The border crossing was reopened in 2018 after talks.",
+            "2018",
+        ),
+        (
+            "where was the climate summit held?",
+            "Ministers from forty countries met on Tuesday. The climate summit was held in Geneva.",
+            "Geneva",
+        ),
+        (
+            "who was appointed finance minister?",
+            "Parliament met on Monday. Maria Lopez was appointed finance minister after the vote.",
+            "Maria Lopez",
+        ),
+    ],
+)
+def test_the_answer_has_the_type_the_question_asks_for(question, text, expected):
+    span = ask(question, text)
+    assert span is not None
+    assert normalize_answer(span.text) == normalize_answer(expected)
+
+
+def test_offsets_point_into_the_article_not_the_chunk():
+    body = "Intro paragraph about other things. " * 3
+    text = "The climate summit was held in Geneva on Tuesday."
+    h = hit(text, start=len(body))
+    article = body + text
+    span = HeuristicAnswerer().answer("where was the climate summit held?", [h])
+    assert span is not None
+    assert article[span.start : span.end] == span.text == "Geneva"
+    assert article[span.evidence_start : span.evidence_end] == text
+    assert 0.0 <= span.confidence <= 1.0
+
+
+def test_no_span_without_passages_or_question_terms():
+    assert HeuristicAnswerer().answer("who hosts 650,000 refugees?", []) is None
+    assert ask("who is it?", "Jordan hosts refugees.") is None
+
+
+def test_an_unrelated_passage_gets_less_confidence_than_a_matching_one():
+    question = "how many workers lost their jobs?"
+    right = ask(question, "About 1,200 workers lost their jobs when the Ohio plant closed.")
+    wrong = ask(question, "The orchestra played 3 concerts in Vienna last spring to full halls.")
+    assert right is not None
+    assert wrong is None or wrong.confidence < right.confidence
+
+
+def test_the_latest_figure_prefers_the_newer_article():
+    question = "what is the latest unemployment rate?"
+    old = hit("The unemployment rate was 5.1 percent.", article="old", published="2023-01-05")
+    new = hit("The unemployment rate was 4.2 percent.", article="new", published="2024-06-01")
+    span = HeuristicAnswerer().answer(question, [old, new])
+    assert span is not None and span.hit_index == 1 and "4.2" in span.text
+
+
+def test_wire_dates_are_read():
+    assert parse_date("2019-03-02T10:00:00Z").year == 2019
+    assert parse_date("26-FEB-1987 15:01:01.79").month == 2
+    assert parse_date("not a date") is None and parse_date(None) is None
+
+
+# --- through the service, on the seed article and the QuAIL news articles ------------------------
+@pytest.fixture(scope="module")
+def desk(shared_data, embedder, tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("heuristic"), answerer="heuristic")
+    desk = Newsdesk(settings, embedder=embedder)
+    files = [shared_data / "seed" / "articles.jsonl", shared_data / "quail_news" / "articles.jsonl"]
+    assert desk.index_paths([str(f) for f in files]).ok
+    return desk
+
+
+def test_the_seed_question_and_its_follow_up(desk):
+    chat = Conversation()
+    first = desk.ask("who hosts 650,000 refugees?", conversation=chat)
+    assert first.answerer == "heuristic" and first.found
+    assert normalize_answer(first.text) == "jordan"
+    assert first.source.article_id == "seed"
+    follow_up = desk.ask("who is its army chief?", conversation=chat)
+    assert "Jordan" in follow_up.rewritten_query
+    # the rewritten question retrieves the seed article; naming the general from the sentence
+    # after the one that matches "army chief" is beyond the heuristic (see EVALUATION.md) and is
+    # asserted for the shipped reader in test_reader.py
+    assert follow_up.source.article_id == "seed"
+
+
+def test_a_question_the_articles_cannot_answer_is_refused_with_passages(desk):
+    answer = desk.ask("what is the melting point of tungsten in kelvin?")
+    assert not answer.found and answer.text is None
+    assert answer.sources
