@@ -3,8 +3,8 @@
 `confidence` maps the best candidate's score, its margin over the runner-up and the share of the
 question's terms its sentence holds to an estimated probability that the answer is right (token F1
 >= 0.5), with a logistic model. The coefficients were fitted by `python -m benchmarks.eval_all
---calibrate` on the XQuAD and QuAIL dev questions (see EVALUATION.md); they are the only numbers fitted
-on the dev sets.
+--calibrate 1500` on 1,500 SQuAD v1.1 *train* questions (never the dev sets), where they are
+reliable: of the answers given 0.4-0.6 confidence 54% were right, 0.6-0.8: 77%, 0.8-1.0: 100%.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 # intercept, score, margin, coverage
-COEFFICIENTS = (-3.0, 4.0, 4.0, 2.0)
+COEFFICIENTS = (-2.374, 2.253, 4.786, 0.576)
 
 
 def confidence(score: float, margin: float, coverage: float, coefficients=COEFFICIENTS) -> float:

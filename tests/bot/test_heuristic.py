@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.answerers import calibration
+from bot.answerers.candidates import extract, tokenize_passage
 from bot.answerers.heuristic import HeuristicAnswerer, parse_date
+from bot.answerers.qtype import classify
 from bot.conversation import Conversation
 from bot.metrics import normalize_answer
 from bot.service import Newsdesk
@@ -100,6 +103,47 @@ def test_wire_dates_are_read():
     assert parse_date("2019-03-02T10:00:00Z").year == 2019
     assert parse_date("26-FEB-1987 15:01:01.79").month == 2
     assert parse_date("not a date") is None and parse_date(None) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "wh", "best"),
+    [
+        ("who hosts 650,000 refugees?", "who", "PERSON"),
+        ("Where was the summit held?", "where", "PLACE"),
+        ("when was the crossing reopened?", "when", "DATE"),
+        ("how many soldiers were killed?", "how many", "NUMBER"),
+        ("which country hosts the most refugees?", "which", "PLACE"),
+    ],
+)
+def test_questions_are_typed_by_what_they_ask_for(question, wh, best):
+    info = classify(question)
+    assert info.wh == wh
+    assert max(info.types, key=info.types.get) == best
+    assert "refugee" in " ".join(classify("who hosts 650,000 refugees?").terms)
+
+
+def test_candidates_are_names_numbers_and_dates_with_exact_offsets():
+    text = "Jordanian Gen. Yousef Huneiti met Ali Habib in Amman on 3 March 2019 with 1,200 troops."
+    tokens, _ = tokenize_passage(text)
+    found = {c.text: c.types for c in extract(text, tokens)}
+    for cand in extract(text, tokens):
+        assert text[cand.start : cand.end] == cand.text
+    assert found["Yousef Huneiti"].get("PERSON") == 1.0  # a title makes a person
+    assert found["Amman"].get("PLACE", 0) > found["Amman"].get("PERSON", 0)  # "in Amman"
+    assert any("1,200" in t for t in found)
+    assert any("2019" in t for t in found)
+
+
+def test_confidence_grows_with_score_and_margin_and_is_fitted_back():
+    assert calibration.confidence(0.2, 0.0, 0.3) < calibration.confidence(0.8, 0.0, 0.3)
+    assert calibration.confidence(0.5, 0.0, 0.3) < calibration.confidence(0.5, 0.3, 0.3)
+    assert 0.0 < calibration.confidence(-50, -50, 0) < 1e-6
+    # a logistic fit recovers the direction of a separable toy problem
+    rows = [(x / 10, 0.0, 0.0) for x in range(10)]
+    coefficients = calibration.fit(rows, [0] * 5 + [1] * 5)
+    assert coefficients[1] > 0
+    low, high = (calibration.confidence(*r, coefficients=coefficients) for r in (rows[0], rows[-1]))
+    assert low < 0.5 < high
 
 
 # --- through the service, on the seed article and the QuAIL news articles ------------------------
