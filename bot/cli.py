@@ -114,12 +114,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from index.doctor import check
 
     settings = settings_from(args)
-    problems = check(settings.data_dir, repair=args.repair)
-    for line in problems:
+    lines = check(settings.data_dir, repair=args.repair)
+    for line in lines:
         print(line)
-    if not problems:
+    if not lines:
         print("index is consistent")
-    return 1 if problems and not args.repair else 0
+    return 0 if all(line.startswith("repaired: ") for line in lines) else 1
 
 
 # --- ask / chat --------------------------------------------------------------------------------
@@ -341,12 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsdesk: interrupted", file=sys.stderr)
         return 130
-    except OSError as exc:  # disk full, unreadable data directory, ...
+    except BrokenPipeError:  # `newsdesk ask ... | head`: the reader has gone, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:  # disk full, read-only data directory, ...
         where = f": {exc.filename}" if exc.filename else ""
         print(f"newsdesk: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":  # `python -m bot.cli`: use the importable module, so plugins share

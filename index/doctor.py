@@ -6,25 +6,47 @@ from pathlib import Path
 
 import numpy as np
 
-from index.indexer import commit_snapshot
+from index.indexer import commit_snapshot, require_writable
 from index.lock import WriterLock
 from index.snapshot import Snapshot, SnapshotError, rebuild
 from index.store import DB_NAME, Store
 
+REPAIR_HINT = "run `newsdesk doctor --repair` to rebuild the FAISS and BM25 files from the database"
+
 
 def problems(data_dir: Path) -> list[str]:
     """What is wrong with the index in `data_dir` (empty when SQLite, FAISS and BM25 agree)."""
+    found, _ = _diagnose(Path(data_dir))
+    return found
+
+
+def check(data_dir: Path, *, repair: bool = False) -> list[str]:
+    """`problems()`, and how to repair them; with `repair`, rebuild the derived files from SQLite
+    when that can mend them. Lines starting "repaired: " report what was mended."""
+    data_dir = Path(data_dir)
+    found, rebuildable = _diagnose(data_dir)
+    if not found or not rebuildable:
+        return found
+    if not repair:
+        return [*found, REPAIR_HINT]
+    rebuild_files(data_dir)
+    still = problems(data_dir)
+    return [f"repaired: {p}" for p in found] + [f"still wrong: {p}" for p in still]
+
+
+def _diagnose(data_dir: Path) -> tuple[list[str], bool]:
+    """The problems, and whether rebuilding FAISS and BM25 from SQLite would mend them."""
     if not (data_dir / DB_NAME).is_file():
-        return [f"no index in {data_dir}"]
-    store = Store(data_dir)
+        return [f"no index in {data_dir}"], False
+    store = Store.for_reading(data_dir)
     try:
         integrity = store.db.execute("PRAGMA integrity_check").fetchone()[0]
         if integrity != "ok":
-            return [f"SQLite database damaged: {integrity}"]
+            return [f"SQLite database damaged: {integrity}"], False
         try:
             snapshot = Snapshot.load(data_dir, store.generation)
         except SnapshotError as exc:
-            return [str(exc)]
+            return [exc.problem], True
         rows = np.array(
             [r[0] for r in store.db.execute("SELECT id FROM chunks ORDER BY id")], dtype=np.int64
         )
@@ -37,23 +59,14 @@ def problems(data_dir: Path) -> list[str]:
         )
         if not np.array_equal(rows, dense_ids):
             found.append(f"FAISS holds {len(dense_ids)} vectors, SQLite {len(rows)} chunks")
-        return found
+        return found, True
     finally:
         store.close()
 
 
-def check(data_dir: Path, *, repair: bool = False) -> list[str]:
-    """`problems()`, and with `repair` rebuild the derived files from SQLite when there are any."""
-    found = problems(Path(data_dir))
-    if found and repair and (Path(data_dir) / DB_NAME).is_file():
-        rebuild_files(Path(data_dir))
-        still = problems(Path(data_dir))
-        return [f"repaired: {p}" for p in found] + [f"still wrong: {p}" for p in still]
-    return found
-
-
 def rebuild_files(data_dir: Path) -> Snapshot:
     """Rebuild FAISS and BM25 from SQLite as a new generation (under the writer lock)."""
+    require_writable(data_dir, "repair the index")
     with WriterLock(data_dir):
         store = Store(data_dir)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,16 @@ from index.tokenize import tokenize
 
 class IndexMismatchError(RuntimeError):
     """The data directory was built with another embedding model."""
+
+
+class ReadOnlyError(PermissionError):
+    """The data directory cannot be written (a read-only folder or file system)."""
+
+
+def require_writable(data_dir: Path, action: str) -> None:
+    """Refuse to start a write that the data directory cannot take, before any work is done."""
+    if not os.access(data_dir, os.W_OK):
+        raise ReadOnlyError(f"cannot {action}: the data directory {data_dir} is read-only")
 
 
 @dataclass
@@ -90,6 +101,7 @@ class Indexer:
         report = IndexReport()
         started = time.perf_counter()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        require_writable(self.data_dir, "index")
         with WriterLock(self.data_dir):
             store = Store(self.data_dir)
             try:
@@ -111,6 +123,7 @@ class Indexer:
     def remove(self, article_ids: Iterable[str]) -> int:
         """Delete articles by id; returns how many existed."""
         report = IndexReport()
+        require_writable(self.data_dir, "remove articles")
         with WriterLock(self.data_dir):
             store = Store(self.data_dir)
             try:

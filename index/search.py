@@ -34,7 +34,7 @@ class Searcher:
             raise NoIndexError(
                 f"no index in {self.data_dir} yet: run `newsdesk index PATH...` first"
             )
-        self.store = Store(self.data_dir)
+        self.store = Store.for_reading(self.data_dir)  # a read-only folder can be searched
         self.embedder = embedder or Embedder(
             settings.embedding_model, settings.device, settings.batch_size
         )

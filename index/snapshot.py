@@ -7,26 +7,35 @@ transaction as the rows it describes. A crash at any point leaves generation g c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
+import faiss
 import numpy as np
 
 from index.dense import DenseIndex
+from index.files import write_atomic
 from index.lexical import LexicalIndex
 from index.store import Store
 from index.tokenize import tokenize
 
 _GEN_FILE = re.compile(r"^(dense|lexical)\.(\d+)\.(faiss|npz)$")
+_T = TypeVar("_T")
 
 
 class SnapshotError(RuntimeError):
     """A derived index file is missing or damaged (`newsdesk doctor --repair` rebuilds it)."""
 
+    @property
+    def problem(self) -> str:
+        """What is wrong, without the advice."""
+        return super().__str__()
+
     def __str__(self) -> str:
-        return (
-            f"{super().__str__()}; run `newsdesk doctor --repair` to rebuild it from the database"
-        )
+        return f"{self.problem}; run `newsdesk doctor --repair` to rebuild it from the database"
 
 
 def dense_path(data_dir: Path, generation: int) -> Path:
@@ -51,14 +60,14 @@ class Snapshot:
     def load(cls, data_dir: Path, generation: int) -> Snapshot:
         if generation == 0:
             return cls.empty()
-        try:
-            lexical = LexicalIndex.load(lexical_path(data_dir, generation))
-            path = dense_path(data_dir, generation)
-            dense = DenseIndex.load(path) if path.exists() else None
-        except FileNotFoundError as exc:
-            raise SnapshotError(f"index file missing: {exc.filename}") from exc
-        except Exception as exc:  # numpy, zipfile and faiss each raise their own kinds
-            raise SnapshotError(f"index file damaged ({type(exc).__name__}: {exc})") from exc
+        lexical = _read(lexical_path(data_dir, generation), LexicalIndex.load, "BM25")
+        path = dense_path(data_dir, generation)
+        if path.exists():
+            dense = _read(path, DenseIndex.load, "FAISS")
+        elif len(lexical):  # every stored chunk has a vector, so FAISS must hold them
+            raise SnapshotError(f"index file missing: {path}")
+        else:
+            dense = None
         if dense is not None and len(dense) != len(lexical):
             raise SnapshotError(
                 f"index files disagree: {len(dense)} vectors but {len(lexical)} BM25 entries"
@@ -66,10 +75,44 @@ class Snapshot:
         return cls(generation, dense, lexical)
 
     def save(self, data_dir: Path, generation: int) -> None:
-        self.lexical.save(lexical_path(data_dir, generation))
+        """Write both files; an OSError (disk full, read-only) names the file it was writing."""
+        _write(lexical_path(data_dir, generation), self.lexical.save)
         if self.dense is not None:
-            self.dense.save(dense_path(data_dir, generation))
+            _write(dense_path(data_dir, generation), partial(_save_dense, self.dense))
         self.generation = generation
+
+
+def _read(path: Path, load: Callable[[Path], _T], kind: str) -> _T:
+    """`load(path)`, with a missing or damaged file reported as a SnapshotError naming it."""
+    try:
+        return load(path)
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"index file missing: {path}") from exc
+    except OSError:
+        raise  # permissions, I/O errors: not damage that a rebuild would mend
+    except Exception as exc:  # numpy, zipfile and faiss each raise their own kinds
+        raise SnapshotError(f"index file damaged: {path} cannot be read as a {kind} index") from exc
+
+
+def _write(path: Path, save: Callable[[Path], None]) -> None:
+    """`save(path)`, with an OSError naming `path` rather than a temporary file (or nothing)."""
+    try:
+        save(path)
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
+def _save_dense(dense: DenseIndex, path: Path) -> None:
+    """`DenseIndex.save` through a Python file, so that a failed write is an OSError: FAISS's own
+    writer makes it a RuntimeError, and ignores one that only shows when the file is closed."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            faiss.write_index(dense.index, faiss.PyCallbackIOWriter(handle.write))
+
+    write_atomic(path, write)
 
 
 def remove_other_generations(data_dir: Path, keep: set[int]) -> None:

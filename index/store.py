@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -42,7 +44,7 @@ CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 
 
 class StoreError(RuntimeError):
-    """The database cannot be opened or is not a Newsdesk database."""
+    """The database cannot be opened or written, or is not a Newsdesk database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,7 @@ class Store:
         self.path = Path(data_dir) / DB_NAME
         try:
             if readonly:
-                uri = f"file:{self.path}?mode=ro"
-                self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+                self.db = self._connect_readonly()
             else:
                 self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -75,6 +76,26 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the index database {self.path}: {exc}") from exc
 
+    @classmethod
+    def for_reading(cls, data_dir: Path) -> Store:
+        """A store to search or check: read-only where the data directory cannot be written."""
+        return cls(data_dir, readonly=not os.access(data_dir, os.W_OK))
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path))}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+        try:
+            db.execute("SELECT count(*) FROM meta").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            wal = self.path.with_name(f"{DB_NAME}-wal")
+            if os.access(self.path.parent, os.W_OK) or wal.exists():
+                raise
+        # WAL mode needs a -shm file beside the database, which a read-only folder cannot hold; no
+        # writer can work there either, so SQLite may read the database as immutable.
+        return sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False)
+
     def close(self) -> None:
         self.db.close()
 
@@ -84,10 +105,13 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:  # a failed COMMIT (disk full) leaves it open
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):  # disk full, I/O error, ...
+                raise StoreError(f"cannot write the index database {self.path}: {exc}") from exc
             raise
-        self.db.execute("COMMIT")
 
     # --- meta -------------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
