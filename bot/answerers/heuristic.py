@@ -32,6 +32,7 @@ from index.models import Hit
 from .base import Span
 from .calibration import confidence
 from .candidates import Candidate, Token, extract, term_of, tokenize_passage
+from .coref import DESCRIPTIONS, PRONOUNS
 from .qtype import NAMES, QuestionInfo, classify
 
 DISTANCE_SCALE = 6.0  # tokens: closeness exp(-d / scale)
@@ -40,29 +41,6 @@ AUXILIARIES = frozenset(
     "is are was were be been being do does did has have had will would can could shall should "
     "may might must".split()
 )
-PRONOUNS = {
-    "it": {"PLACE": 0.8, "ORG": 0.8, "ENTITY": 0.8},
-    "he": {"PERSON": 1.0},
-    "she": {"PERSON": 1.0},
-    "they": {"ORG": 0.8, "NORP": 0.8, "PERSON": 0.6, "ENTITY": 0.6},
-}
-DESCRIPTIONS = {
-    **dict.fromkeys(
-        "kingdom country nation state republic city capital island region province town "
-        "emirate territory".split(),
-        {"PLACE": 1.0},
-    ),
-    **dict.fromkeys(
-        "company firm group organization organisation agency team club party bank ministry "
-        "government band network carrier airline retailer manufacturer insurer bloc alliance".split(),
-        {"ORG": 1.0},
-    ),
-    **dict.fromkeys(
-        "man woman president minister leader official player singer actor general chief "
-        "senator governor premier prince king queen lawmaker".split(),
-        {"PERSON": 1.0},
-    ),
-}
 _SKIP_START = frozenset({"but", "and", "so", "yet", "now", "then", "meanwhile", "still"})
 
 

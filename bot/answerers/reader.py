@@ -27,6 +27,7 @@ from index.chunking import split_sentences
 from index.models import Hit
 
 from .base import Span
+from .coref import resolve
 from .spans import best_spans
 
 MODEL_FILE = "model.int8.onnx"
@@ -38,7 +39,9 @@ class ReaderConfig:
     max_length: int = 256
     stride: int = 64
     max_answer_tokens: int = 30
-    calibration: tuple[float, float] = (1.0, 0.0)  # confidence = sigmoid(a * margin + b)
+    # confidence = sigmoid(a * margin + b + c * log_p): margin = best span score - no-answer score,
+    # log_p = the span's log-probability in its window (c = 0 in two-number calibrations)
+    calibration: tuple[float, ...] = (1.0, 0.0)
 
     @classmethod
     def load(cls, path: Path) -> ReaderConfig:
@@ -110,18 +113,32 @@ class ReaderAnswerer:
         sentence = next(
             ((s, e) for s, e in split_sentences(hit.text) if s <= start < e), (0, len(hit.text))
         )
+        evidence_start, evidence_end = sentence[0], max(sentence[1], end)
+        referent = resolve(hit.text, start, end)  # "the kingdom" -> "Jordan", named just before
+        if referent is not None:
+            start, end, evidence_start = referent.start, referent.end, referent.sentence_start
         return Span(
             text=hit.text[start:end],
             hit_index=hit_index,
             start=hit.start + start,
             end=hit.start + end,
             confidence=confidence,
-            evidence_start=hit.start + sentence[0],
-            evidence_end=hit.start + max(sentence[1], end),
+            evidence_start=hit.start + evidence_start,
+            evidence_end=hit.start + evidence_end,
         )
 
     def read(self, question: str, contexts: Sequence[str]) -> tuple[int, int, int, float] | None:
         """(context index, start, end, confidence) of the best span over all contexts."""
+        found = self.read_features(question, contexts, self.config.calibration)
+        if found is None:
+            return None
+        hit_index, start, end, confidence, _ = found
+        return hit_index, start, end, confidence
+
+    def read_features(
+        self, question: str, contexts: Sequence[str], calibration: Sequence[float]
+    ) -> tuple[int, int, int, float, tuple[float, float]] | None:
+        """The best span under `calibration`, with its raw (margin, log_p) features."""
         if not contexts:
             return None
         with self._lock:
@@ -131,8 +148,8 @@ class ReaderAnswerer:
         if not windows:
             return None
         start_logits, end_logits = self._run(windows)
-        a, b = self.config.calibration
-        best: tuple[float, int, int, int] | None = None
+        a, b, c = (*calibration, 0.0)[:3]
+        best = None
         for row, window in enumerate(windows):
             for span in best_spans(
                 start_logits[row],
@@ -144,14 +161,14 @@ class ReaderAnswerer:
                 start, end = _trim(contexts[window.hit_index], span.start_char, span.end_char)
                 if start >= end:
                     continue
-                confidence = 1.0 / (1.0 + math.exp(-(a * (span.score - span.null_score) + b)))
-                if best is None or confidence > best[0]:
-                    best = (confidence, window.hit_index, start, end)
+                margin = span.score - span.null_score
+                log_p = span.score - span.log_partition
+                z = max(-30.0, min(30.0, a * margin + b + c * log_p))
+                confidence = 1.0 / (1.0 + math.exp(-z))
+                if best is None or confidence > best[3]:
+                    best = (window.hit_index, start, end, confidence, (margin, log_p))
                 break
-        if best is None:
-            return None
-        confidence, hit_index, start, end = best
-        return hit_index, start, end, confidence
+        return best
 
     def _windows(self, question: str, contexts: Sequence[str]) -> list[_Window]:
         windows = []

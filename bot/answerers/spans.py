@@ -13,6 +13,9 @@ class SpanScore:
     end_char: int
     score: float  # start logit + end logit
     null_score: float  # the window's [CLS] start + end logit: "no answer here"
+    # logsumexp of the context tokens' start logits + of their end logits: `score - log_partition`
+    # is the span's log-probability under the reader's start/end softmaxes over this window
+    log_partition: float = 0.0
 
 
 def best_spans(
@@ -37,6 +40,9 @@ def best_spans(
     null = float(start_logits[0] + end_logits[0])
     masked_start = np.where(valid, start_logits, -np.inf)
     masked_end = np.where(valid, end_logits, -np.inf)
+    partition = float(
+        np.logaddexp.reduce(masked_start[valid]) + np.logaddexp.reduce(masked_end[valid])
+    )
     k = min(candidates, int(valid.sum()))
     starts = np.argpartition(-masked_start, k - 1)[:k]
     ends = np.argpartition(-masked_end, k - 1)[:k]
@@ -46,6 +52,6 @@ def best_spans(
             if e < s or e - s + 1 > max_answer_tokens:
                 continue
             score = float(start_logits[s] + end_logits[e])
-            found.append(SpanScore(offsets[s][0], offsets[e][1], score, null))
+            found.append(SpanScore(offsets[s][0], offsets[e][1], score, null, partition))
     found.sort(key=lambda span: -span.score)
     return found[:top_n]

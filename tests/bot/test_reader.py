@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.answerers import load_answerer
@@ -50,17 +52,26 @@ def test_the_seed_question_is_answered_with_jordan_and_its_evidence(desk):
     assert 0.0 <= answer.confidence <= 1.0
 
 
+@pytest.fixture(scope="module")
+def samples(embedder, tmp_path_factory):
+    """The bundled sample corpus, what `make chat` opens."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("samples"), answerer="reader")
+    desk = Newsdesk(settings, embedder=embedder)
+    assert desk.index_paths([str(Path(__file__).resolve().parents[2] / "samples" / "articles")]).ok
+    return desk
+
+
 @needs_model
-def test_the_follow_up_is_read_in_the_context_of_the_first_answer(desk):
+def test_on_the_samples_the_follow_up_is_read_in_the_context_of_the_first_answer(samples):
     from bot.conversation import Conversation
 
     chat = Conversation()
-    assert normalize_answer(desk.ask("who hosts 650,000 refugees?", conversation=chat).text) == (
-        "jordan"
-    )
-    follow_up = desk.ask("who is its army chief?", conversation=chat)
+    first = samples.ask("who hosts 650,000 refugees?", conversation=chat)
+    assert normalize_answer(first.text) == "jordan"  # "The kingdom hosts ..." resolved
+    follow_up = samples.ask("who is its army chief?", conversation=chat)
     assert "Jordan" in follow_up.rewritten_query
     assert follow_up.found and "huneiti" in normalize_answer(follow_up.text)
+    assert follow_up.source.article_id == "sample-jordan-refugees"
 
 
 @needs_model

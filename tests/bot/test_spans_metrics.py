@@ -38,6 +38,11 @@ def test_best_span_is_the_highest_start_plus_end_inside_the_context():
     assert (span.start_char, span.end_char) == (offsets[6][0], offsets[7][1])
     assert span.score == pytest.approx(7.0)
     assert span.null_score == pytest.approx(2.0)
+    # score - log_partition is the span's log-probability over the context tokens
+    context = [i for i, o in enumerate(offsets) if o is not None]
+    expected = np.log(np.exp(start[context]).sum()) + np.log(np.exp(end[context]).sum())
+    assert span.log_partition == pytest.approx(expected)
+    assert span.score - span.log_partition < 0
 
 
 def test_spans_never_end_before_they_start_or_run_too_long():
