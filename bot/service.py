@@ -141,7 +141,7 @@ class Newsdesk:
         data_dir = Path(self.settings.data_dir)
         if not (data_dir / DB_NAME).is_file():
             return {"data_dir": str(data_dir), "articles": 0, "chunks": 0, "indexed": False}
-        store = Store(data_dir)
+        store = Store.for_reading(data_dir)
         try:
             articles, chunks = store.counts()
             generation = store.generation
