@@ -148,12 +148,8 @@ def test_confidence_grows_with_score_and_margin_and_is_fitted_back():
 
 # --- through the service, on the seed article and the QuAIL news articles ------------------------
 @pytest.fixture(scope="module")
-def desk(shared_data, embedder, tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("heuristic"), answerer="heuristic")
-    desk = Newsdesk(settings, embedder=embedder)
-    files = [shared_data / "seed" / "articles.jsonl", shared_data / "quail_news" / "articles.jsonl"]
-    assert desk.index_paths([str(f) for f in files]).ok
-    return desk
+def desk(seed_and_quail, embedder):
+    return Newsdesk(Settings(data_dir=seed_and_quail, answerer="heuristic"), embedder=embedder)
 
 
 def test_the_seed_question_and_its_follow_up(desk):

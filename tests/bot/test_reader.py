@@ -31,12 +31,8 @@ def test_auto_picks_the_shipped_reader(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def desk(shared_data, embedder, tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("reader"), answerer="reader")
-    desk = Newsdesk(settings, embedder=embedder)
-    files = [shared_data / "seed" / "articles.jsonl", shared_data / "quail_news" / "articles.jsonl"]
-    assert desk.index_paths([str(f) for f in files]).ok
-    return desk
+def desk(seed_and_quail, embedder):
+    return Newsdesk(Settings(data_dir=seed_and_quail, answerer="reader"), embedder=embedder)
 
 
 @needs_model
