@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 from typing import Any, TextIO
@@ -43,14 +44,13 @@ def highlight(hit: Hit, start: int | None, end: int | None, style: Style) -> str
     """The passage with article offsets [start, end) marked."""
     if start is None or end is None or not (hit.start <= start < end <= hit.end):
         return one_line(hit.text)
-    a, b = start - hit.start, end - hit.start
-    return (
-        one_line(hit.text[:a])
-        + " "
-        + style.mark(one_line(hit.text[a:b]))
-        + " "
-        + one_line(hit.text[b:])
-    )
+    return mark_span(hit.text, start - hit.start, end - hit.start, style)
+
+
+def mark_span(text: str, a: int, b: int, style: Style) -> str:
+    """`text` on one line with [a, b) marked, keeping the spacing (and its absence) around it."""
+    squash = lambda piece: re.sub(r"\s+", " ", piece)  # noqa: E731
+    return (squash(text[:a]) + style.mark(one_line(text[a:b])) + squash(text[b:])).strip()
 
 
 def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: int = 3) -> str:
@@ -64,13 +64,7 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
         if hit is not None and evidence and answer.answer_start is not None:
             a = answer.answer_start - answer.evidence_start
             b = answer.answer_end - answer.evidence_start
-            quote = (
-                one_line(evidence[:a])
-                + " "
-                + style.mark(one_line(evidence[a:b]))
-                + " "
-                + one_line(evidence[b:])
-            )
+            quote = mark_span(evidence, a, b, style)
             lines += textwrap.wrap(
                 f"“{quote.strip()}”", width, initial_indent="  ", subsequent_indent="  "
             )
@@ -84,10 +78,10 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
     lines.append("")
     lines.append(style.dim("Sources:"))
     for i, hit in enumerate(answer.sources[:passages], start=1):
-        marked = i - 1 == answer.source_index
+        is_source = i - 1 == answer.source_index
         text = (
             highlight(hit, answer.answer_start, answer.answer_end, style)
-            if marked
+            if is_source
             else one_line(hit.text)
         )
         lines.append(f"[{i}] " + style.bold(source_line(hit)))
