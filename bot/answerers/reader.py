@@ -39,8 +39,8 @@ class ReaderConfig:
     max_length: int = 256
     stride: int = 64
     max_answer_tokens: int = 30
-    # confidence = sigmoid(a * margin + b + c * log_p): margin = best span score - no-answer score,
-    # log_p = the span's log-probability in its window (c = 0 in two-number calibrations)
+    # confidence = sigmoid(a * margin + b + c * log_p + d * log rank), see Candidate; older
+    # calibrations with two or three numbers leave the rest at 0
     calibration: tuple[float, ...] = (1.0, 0.0)
 
     @classmethod
@@ -62,6 +62,30 @@ def load_reader(
     if not all((folder / f).is_file() for f in (MODEL_FILE, "tokenizer.json", "reader.json")):
         return None
     return ReaderAnswerer(folder, passages=passages, threads=threads)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One window's best span: where it is and the raw features its confidence is fitted on."""
+
+    hit_index: int  # which of the contexts it is in
+    start: int
+    end: int
+    margin: float  # span score - the window's "no answer" score
+    log_p: float  # the span's log-probability among the window's spans
+    rank: int = 1  # its article's place among the retrieved articles (1 = the best)
+
+    @property
+    def features(self) -> tuple[float, float, float]:
+        """(margin, log_p, log article rank): what the calibration's weights multiply."""
+        return self.margin, self.log_p, math.log(self.rank)
+
+    def confidence(self, calibration: Sequence[float]) -> float:
+        """sigmoid(a * margin + b + c * log_p + d * log rank); missing weights count as 0."""
+        a, b, c, d = (*calibration, 0.0, 0.0)[:4]
+        margin, log_p, log_rank = self.features
+        z = max(-30.0, min(30.0, a * margin + b + c * log_p + d * log_rank))
+        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass(slots=True)
@@ -105,7 +129,8 @@ class ReaderAnswerer:
         self._tokenizer = tokenizer
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Span | None:
-        best = self.read(question, [h.text for h in hits[: self.passages]])
+        passages = hits[: self.passages]
+        best = self.read(question, [h.text for h in passages], article_ranks(passages))
         if best is None:
             return None
         hit_index, start, end, confidence = best
@@ -127,29 +152,49 @@ class ReaderAnswerer:
             evidence_end=hit.start + evidence_end,
         )
 
-    def read(self, question: str, contexts: Sequence[str]) -> tuple[int, int, int, float] | None:
-        """(context index, start, end, confidence) of the best span over all contexts."""
-        found = self.read_features(question, contexts, self.config.calibration)
+    def read(
+        self, question: str, contexts: Sequence[str], ranks: Sequence[int] | None = None
+    ) -> tuple[int, int, int, float] | None:
+        """(context index, start, end, confidence) of the best span over all contexts.
+
+        `ranks` are the contexts' article ranks (1-based; default: each context its own article,
+        in order)."""
+        found = self.read_features(question, contexts, self.config.calibration, ranks)
         if found is None:
             return None
         hit_index, start, end, confidence, _ = found
         return hit_index, start, end, confidence
 
     def read_features(
-        self, question: str, contexts: Sequence[str], calibration: Sequence[float]
+        self,
+        question: str,
+        contexts: Sequence[str],
+        calibration: Sequence[float],
+        ranks: Sequence[int] | None = None,
     ) -> tuple[int, int, int, float, tuple[float, float]] | None:
         """The best span under `calibration`, with its raw (margin, log_p) features."""
+        best = None
+        for found in self.candidates(question, contexts, ranks):
+            confidence = found.confidence(calibration)
+            if best is None or confidence > best[3]:
+                best = (found.hit_index, found.start, found.end, confidence, found.features[:2])
+        return best
+
+    def candidates(
+        self, question: str, contexts: Sequence[str], ranks: Sequence[int] | None = None
+    ) -> list[Candidate]:
+        """The best span of every window over the contexts (contexts in retrieval order)."""
         if not contexts:
-            return None
+            return []
+        ranks = list(ranks) if ranks is not None else list(range(1, len(contexts) + 1))
         with self._lock:
             if self._session is None:
                 self._load()
             windows = self._windows(question, contexts)
         if not windows:
-            return None
+            return []
         start_logits, end_logits = self._run(windows)
-        a, b, c = (*calibration, 0.0)[:3]
-        best = None
+        found = []
         for row, window in enumerate(windows):
             for span in best_spans(
                 start_logits[row],
@@ -159,16 +204,13 @@ class ReaderAnswerer:
                 top_n=3,
             ):
                 start, end = _trim(contexts[window.hit_index], span.start_char, span.end_char)
-                if start >= end:
-                    continue
-                margin = span.score - span.null_score
-                log_p = span.score - span.log_partition
-                z = max(-30.0, min(30.0, a * margin + b + c * log_p))
-                confidence = 1.0 / (1.0 + math.exp(-z))
-                if best is None or confidence > best[3]:
-                    best = (window.hit_index, start, end, confidence, (margin, log_p))
-                break
-        return best
+                if start < end:
+                    margin = span.score - span.null_score
+                    log_p = span.score - span.log_partition
+                    rank = ranks[window.hit_index]
+                    found.append(Candidate(window.hit_index, start, end, margin, log_p, rank))
+                    break
+        return found
 
     def _windows(self, question: str, contexts: Sequence[str]) -> list[_Window]:
         windows = []
@@ -198,6 +240,13 @@ class ReaderAnswerer:
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
         )
         return start.astype(np.float32), end.astype(np.float32)
+
+
+def article_ranks(hits: Sequence[Hit]) -> list[int]:
+    """Each hit's article's place among the hits' distinct articles: passages of one article share
+    its rank, so the reader does not distrust the third passage of the best article."""
+    order: dict[str, int] = {}
+    return [order.setdefault(h.article_id, len(order) + 1) for h in hits]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.answerers import load_answerer
-from bot.answerers.reader import load_reader
+from bot.answerers.reader import article_ranks, load_reader
 from bot.metrics import normalize_answer
 from bot.service import Newsdesk
+from index.models import Hit
 from index.settings import Settings
 
 SHIPPED = Settings().reader_model
@@ -87,3 +88,8 @@ def test_confidence_separates_a_right_passage_from_an_unrelated_one():
     assert right[start:end] == "Amman"
     _, _, _, unsure = reader.read(question, [wrong])
     assert sure > 0.5 > unsure
+
+
+def test_passages_of_one_article_share_its_rank():
+    hits = [Hit(i, article, "text", 0, 4, "title") for i, article in enumerate("aaba")]
+    assert article_ranks(hits) == [1, 1, 2, 1]

@@ -1,0 +1,215 @@
+"""Measure the reader's confidence where it is used: over retrieved passages, not a given paragraph.
+
+    python training/calibrate_open.py    # ~8 min the first time (indexing), ~4 min later
+
+`export_reader.py` fits the shipped sigmoid(a * margin + b + c * log_p) on each question read with
+its own paragraph (or with another one). In the product the reader reads the top passages of a hybrid
+search and picks the most confident span among them, so retrieval is evidence too: a span in the best
+article may deserve more trust than an equally strong one in the third article retrieved. This script
+asks whether refitting in that setting, with a fourth weight d * log(article rank) (the passages of
+one article share its rank, `reader.article_ranks`), does better than the shipped calibration:
+
+1. indexes the 48 SquadShifts new_wiki articles (their paragraphs joined) and 200 BBC/Reuters
+   distractors in a data directory under /tmp (later runs reuse it);
+2. takes new_wiki questions that neither the checkpoints' dev set nor export_reader's calibration
+   used, and reads the top passages of each twice: as retrieved (answerable) and with the question's
+   own article removed from the hits (not in the corpus: every span is wrong);
+3. fits on half of the questions and prints, for the other half, Brier score and what the user sees
+   (EM, F1, answerable refused, unanswerable refused) for the shipped calibration at 0.25 and for the
+   refits at the threshold that refuses as few answerable questions.
+
+It writes nothing: `models/reader/reader.json` takes a new calibration by hand, only when `make eval`
+shows it better (EVALUATION.md has the last comparison). Nothing here reads SQuAD dev, XQuAD or QuAIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+from dataclasses import astuple
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.eval_all import distractors  # noqa: E402
+from bot.answerers.reader import MODEL_FILE, Candidate, ReaderAnswerer, article_ranks  # noqa: E402
+from bot.metrics import best_em_f1  # noqa: E402
+from training.export_reader import fit_logistic  # noqa: E402
+from training.train_reader import DEV_SETS, QA_TRAIN, read_rows  # noqa: E402
+
+WORK = Path(os.environ.get("NEWSDESK_CALIBRATE_DIR", "/tmp/newsdesk-calibrate"))
+USED = 1000  # export_reader's dev (400) and calibration (600) questions come first
+DISTRACTORS = 200
+BASE_THRESHOLD = 0.25  # the service's default NEWSDESK_MIN_CONFIDENCE
+
+
+def corpus(rows: list[dict]) -> Path:
+    """new_wiki's articles (paragraphs in order, joined) and some distractors, as one JSONL file."""
+    paragraphs: dict[str, list[str]] = {}
+    for row in rows:
+        seen = paragraphs.setdefault(row["title"], [])
+        if row["context"] not in seen:
+            seen.append(row["context"])
+    lines = [
+        json.dumps(
+            {"id": f"new_wiki/{title}", "title": title.replace("_", " "), "text": "\n\n".join(p)}
+        )
+        + "\n"
+        for title, p in sorted(paragraphs.items())
+    ]
+    with open(distractors(WORK / "distractors.jsonl"), encoding="utf-8") as f:
+        lines += f.readlines()[:DISTRACTORS]
+    path = WORK / "corpus.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def reads(desk, reader: ReaderAnswerer, questions: list[dict]) -> list[dict]:
+    """For each question: its candidates as retrieved and with its own article left out."""
+    out = []
+    for n, row in enumerate(questions, 1):
+        hits = desk.searcher.search(row["question"], 60, None, {})  # deep: see the other articles
+        own = f"new_wiki/{row['title']}"
+        for answerable, chosen in (
+            (True, hits[: reader.passages]),
+            (False, [h for h in hits if h.article_id != own][: reader.passages]),
+        ):
+            found = reader.candidates(
+                row["question"], [h.text for h in chosen], article_ranks(chosen)
+            )
+            labels = [
+                best_em_f1(chosen[c.hit_index].text[c.start : c.end], row["answers"]["text"])
+                for c in found
+            ]
+            if not answerable and any(f >= 0.5 for _, f in labels):
+                continue  # another article happens to hold the answer
+            out.append({"answerable": answerable, "candidates": found, "labels": labels})
+        if n % 100 == 0:
+            print(f"calibrate_open: read {n}/{len(questions)} questions", flush=True)
+    return out
+
+
+def outcome(items: list[dict], calibration, threshold: float) -> dict:
+    """What the user sees when the most confident candidate is answered above `threshold`."""
+    em = f1 = wrongly = refused = answerable = unanswerable = 0
+    for item in items:
+        best = max(
+            zip(item["candidates"], item["labels"], strict=True),
+            key=lambda pair: pair[0].confidence(calibration),
+            default=None,
+        )
+        said = best is not None and best[0].confidence(calibration) >= threshold
+        if item["answerable"]:
+            answerable += 1
+            if said:
+                em, f1 = em + best[1][0], f1 + best[1][1]
+            else:
+                wrongly += 1
+        else:
+            unanswerable += 1
+            refused += not said
+    return {
+        "em": round(100 * em / max(answerable, 1), 1),
+        "f1": round(100 * f1 / max(answerable, 1), 1),
+        "wrongly_refused": round(100 * wrongly / max(answerable, 1), 1),
+        "unanswerable_refused": round(100 * refused / max(unanswerable, 1), 1),
+        "answerable": answerable,
+        "unanswerable": unanswerable,
+    }
+
+
+def fit(items: list[dict], with_rank: bool) -> list[float]:
+    """Logistic weights (a, b, c, d) on every candidate: right (F1 >= 0.5) or not."""
+    rows, ys = [], []
+    for item in items:
+        for cand, (_, f) in zip(item["candidates"], item["labels"], strict=True):
+            rows.append(cand.features if with_rank else cand.features[:2])
+            ys.append(1.0 if f >= 0.5 else 0.0)
+    w = fit_logistic(np.array(rows), np.array(ys))
+    a, c = float(w[0]), float(w[1])
+    d = float(w[2]) if with_rank else 0.0
+    return [round(a, 5), round(float(w[-1]), 5), round(c, 5), round(d, 5)]
+
+
+def brier(items: list[dict], calibration) -> float:
+    errors = [
+        (cand.confidence(calibration) - (1.0 if f >= 0.5 else 0.0)) ** 2
+        for item in items
+        for cand, (_, f) in zip(item["candidates"], item["labels"], strict=True)
+    ]
+    return round(float(np.mean(errors)), 4)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--questions", type=int, default=800)
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "reader")
+    args = p.parse_args(argv)
+
+    from bot.service import Newsdesk
+    from index.settings import Settings
+
+    rows = read_rows(QA_TRAIN / DEV_SETS["new_wiki"])
+    random.Random(1).shuffle(rows)  # export_reader's order: its questions are rows[:USED]
+    questions = rows[USED : USED + args.questions]
+    WORK.mkdir(parents=True, exist_ok=True)
+    settings = Settings.load(dotenv=None).with_overrides(data_dir=WORK / "data")
+    desk = Newsdesk(settings, answerer=None)
+    report = desk.index_paths([str(corpus(rows))])
+    print(f"calibrate_open: index {report.as_dict()}", flush=True)
+
+    reader = ReaderAnswerer(args.model, passages=settings.reader_passages)
+    cache = WORK / f"reads-{args.questions}.json"
+    if cache.is_file() and cache.stat().st_mtime > (args.model / MODEL_FILE).stat().st_mtime:
+        items = [
+            {**item, "candidates": [Candidate(*c) for c in item["candidates"]]}
+            for item in json.loads(cache.read_text())
+        ]
+    else:
+        items = reads(desk, reader, questions)
+        cache.write_text(
+            json.dumps(
+                [
+                    {**item, "candidates": [list(astuple(c)) for c in item["candidates"]]}
+                    for item in items
+                ]
+            )
+        )
+    half = len(items) // 2
+    fit_part, test_part = items[:half], items[half:]
+    results = {"shipped (paragraph fit)": list(reader.config.calibration)}
+    for name, with_rank in (("refit", False), ("refit + article rank", True)):
+        results[name] = fit(fit_part, with_rank)
+    # compare at one operating point: the threshold at which each refuses no more answerable
+    # questions than the shipped calibration does at the service's threshold
+    budget = outcome(test_part, results["shipped (paragraph fit)"], BASE_THRESHOLD)
+    for name, cal in results.items():
+        threshold = BASE_THRESHOLD
+        if name != "shipped (paragraph fit)":
+            threshold = max(
+                (t / 100 for t in range(1, 51)
+                 if outcome(test_part, cal, t / 100)["wrongly_refused"] <= budget["wrongly_refused"]),
+                default=0.01,
+            )  # fmt: skip
+        row = {
+            "threshold": threshold,
+            **outcome(test_part, cal, threshold),
+            "brier": brier(test_part, cal),
+            "always_answering": outcome(test_part, cal, 0.0),
+        }
+        print(f"calibrate_open: held-out {name} {cal}: {json.dumps(row)}")
+    print(f"calibrate_open: refit + article rank on all {len(items)} reads: {fit(items, True)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
