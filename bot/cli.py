@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from bot.render import Style, format_answer, format_report, format_sources, format_stats
@@ -105,7 +106,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    stats = service_from(args).stats()
+    stats = service_from(args).stats(verify=True)
     print(json.dumps(stats) if args.json else format_stats(stats))
     return 0
 
@@ -251,8 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsdesk", description="Ask questions about news articles."
     )
-    parser.add_argument("--data-dir", help="where the index lives (default: NEWSDESK_DATA_DIR)")
+    data_dir_help = "where the index lives (default: NEWSDESK_DATA_DIR)"
+    parser.add_argument("--data-dir", help=data_dir_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # `newsdesk ask --data-dir D ...` works as well as `newsdesk --data-dir D ask ...`
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
+    sub.add_parser = partial(sub.add_parser, parents=[common])  # type: ignore[method-assign]
 
     p = sub.add_parser("index", help="add or update articles from files, folders, globs or URLs")
     p.add_argument(
@@ -263,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--feed",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="URL",
         help="index every entry of an RSS/Atom feed",

@@ -129,6 +129,7 @@ def format_stats(stats: dict[str, Any]) -> str:
     if not stats.get("indexed"):
         return f"Nothing indexed in {stats['data_dir']} yet."
     size = stats["bytes"]
+    checked = [f"index files      {_files_line(stats)}"] if "consistent" in stats else []
     return "\n".join(
         [
             f"data directory   {stats['data_dir']}",
@@ -139,5 +140,16 @@ def format_stats(stats: dict[str, Any]) -> str:
             f"index            {stats['index_type']}",
             f"on disk          {size['total'] / 2**20:.1f} MB (SQLite {size['sqlite'] / 2**20:.1f},"
             f" FAISS {size['faiss'] / 2**20:.1f}, BM25 {size['bm25'] / 2**20:.1f})",
+            *checked,
         ]
     )
+
+
+def _files_line(stats: dict[str, Any]) -> str:
+    """What `stats(verify=True)` found in the FAISS and BM25 files."""
+    if stats.get("faiss_vectors") is None:
+        return f"DAMAGED: {stats.get('problem')} (run `newsdesk doctor --repair`)"
+    held = f"FAISS {stats['faiss_vectors']:,} vectors, BM25 {stats['bm25_chunks']:,} chunks"
+    if stats["consistent"]:
+        return f"{held}, in step with the database"
+    return f"{held}: NOT in step with the database (run `newsdesk doctor --repair`)"

@@ -17,6 +17,7 @@ from index.ingest import IngestError, read_paths
 from index.models import Article
 from index.search import Searcher
 from index.settings import SearchMode, Settings
+from index.snapshot import Snapshot, SnapshotError
 from index.store import DB_NAME, Store
 from index.text import normalize, one_line
 
@@ -136,8 +137,9 @@ class Newsdesk:
         if "searcher" in self.__dict__:
             self.searcher.refresh()
 
-    def stats(self) -> dict[str, Any]:
-        """Counts, model, index type and sizes on disk."""
+    def stats(self, *, verify: bool = False) -> dict[str, Any]:
+        """Counts, model, index type and sizes on disk; with `verify`, also the entries held by
+        the FAISS and BM25 files, checked against the database's chunk count."""
         data_dir = Path(self.settings.data_dir)
         if not (data_dir / DB_NAME).is_file():
             return {"data_dir": str(data_dir), "articles": 0, "chunks": 0, "indexed": False}
@@ -169,4 +171,30 @@ class Newsdesk:
             "bm25": files.get(f"lexical.{generation}.npz", 0),
         }
         info["bytes"]["total"] = sum(info["bytes"].values())
+        if verify:
+            info.update(self._derived_counts(generation, info["chunks"]))
         return info
+
+    def _derived_counts(self, generation: int, chunks: int) -> dict[str, Any]:
+        """How many chunks the FAISS and BM25 files of `generation` hold, and whether they agree."""
+        snapshot = None
+        if "searcher" in self.__dict__:  # a running bot already holds the files in memory
+            self.searcher.refresh()
+            if self.searcher.snapshot.generation == generation:
+                snapshot = self.searcher.snapshot
+        try:
+            snapshot = snapshot or Snapshot.load(Path(self.settings.data_dir), generation)
+        except SnapshotError as exc:
+            return {
+                "faiss_vectors": None,
+                "bm25_chunks": None,
+                "consistent": False,
+                "problem": exc.problem,
+            }
+        vectors = len(snapshot.dense) if snapshot.dense is not None else 0
+        entries = len(snapshot.lexical)
+        return {
+            "faiss_vectors": vectors,
+            "bm25_chunks": entries,
+            "consistent": vectors == entries == chunks,
+        }
