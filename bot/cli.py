@@ -199,6 +199,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             + f" — {stats['articles']:,} articles. Ask a question, /help for help."
         )
     last = None
+    say = partial(print, file=sys.stderr) if args.json else print  # stdout stays JSON lines
     while True:
         try:
             line = input(style.bold("› ") if interactive else "")
@@ -216,27 +217,30 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if command in ("/quit", "/exit"):
             return 0
         if command == "/help":
-            print(CHAT_HELP)
+            say(CHAT_HELP)
         elif command == "/reset":
             if conversation is not None:
                 conversation.reset()
             last = None
-            print("Conversation cleared.")
+            say("Conversation cleared.")
         elif command == "/sources":
-            print(format_sources(last, style) if last else "No answer yet.")
+            say(format_sources(last, style) if last else "No answer yet.")
         elif command == "/debug":
-            print(
+            say(
                 json.dumps({k: v for k, v in last.as_dict().items() if k != "sources"}, indent=2)
                 if last
                 else "No answer yet."
             )
         elif command:
-            print(f"Unknown command {command}; /help lists the commands.")
+            say(f"Unknown command {command}; /help lists the commands.")
         else:
             try:
                 last = service.ask(line, conversation=conversation)
             except QuestionError as exc:
-                print(f"Sorry: {exc}.")
+                if args.json:
+                    print(json.dumps({"question": line, "error": str(exc)}), flush=True)
+                else:
+                    print(f"Sorry: {exc}.")
                 continue
             if args.json:
                 print(json.dumps(last.as_dict(), ensure_ascii=False), flush=True)

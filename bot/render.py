@@ -9,9 +9,11 @@ import textwrap
 from typing import Any, TextIO
 
 from bot.answer import NOT_FOUND, Answer
+from index.chunking import split_sentences
 from index.indexer import IndexReport
 from index.models import Hit
 from index.text import one_line
+from index.tokenize import tokenize
 
 
 class Style:
@@ -32,6 +34,10 @@ class Style:
     def dim(self, text: str) -> str:
         return self._wrap("2", text)
 
+    def emph(self, text: str) -> str:
+        """The sentence that best matches the question: underlined, or _like this_ in plain text."""
+        return self._wrap("4", text) if self.on else f"_{text}_"
+
 
 def source_line(hit: Hit) -> str:
     """Headline — date · outlet · url [article id]."""
@@ -45,6 +51,30 @@ def highlight(hit: Hit, start: int | None, end: int | None, style: Style) -> str
     if start is None or end is None or not (hit.start <= start < end <= hit.end):
         return one_line(hit.text)
     return mark_span(hit.text, start - hit.start, end - hit.start, style)
+
+
+def best_sentence(query: str, text: str) -> tuple[int, int] | None:
+    """Offsets in `text` of the sentence sharing most of the query's terms (None when no
+    sentence shares any, or the passage is a single sentence)."""
+    wanted = set(tokenize(query))
+    sentences = split_sentences(text)
+    if not wanted or len(sentences) < 2:
+        return None
+    score, a, b = max(((len(wanted & set(tokenize(text[a:b]))), a, b) for a, b in sentences),
+                      key=lambda t: t[0])  # fmt: skip
+    return (a, b) if score else None
+
+
+def passage_text(hit: Hit, query: str, style: Style) -> str:
+    """A passage on one line with its best-matching sentence emphasised."""
+    found = best_sentence(query, hit.text)
+    if found is None:
+        return one_line(hit.text)
+    a, b = found
+    squash = lambda piece: re.sub(r"\s+", " ", piece)  # noqa: E731
+    return (
+        squash(hit.text[:a]) + style.emph(one_line(hit.text[a:b])) + squash(hit.text[b:])
+    ).strip()
 
 
 def mark_span(text: str, a: int, b: int, style: Style) -> str:
@@ -73,6 +103,8 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
         lines.append(style.bold(NOT_FOUND))
         if answer.sources:
             lines.append("The closest passages:")
+    if one_line(answer.rewritten_query).casefold() != one_line(answer.question).casefold():
+        lines.append(style.dim(f"(read as: {answer.rewritten_query})"))
     if not answer.sources:
         return "\n".join(lines or [NOT_FOUND])
     lines.append("")
@@ -82,7 +114,7 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
         text = (
             highlight(hit, answer.answer_start, answer.answer_end, style)
             if is_source
-            else one_line(hit.text)
+            else passage_text(hit, answer.rewritten_query, style)
         )
         lines.append(f"[{i}] " + style.bold(source_line(hit)))
         lines += textwrap.wrap(

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from bot.answer import Answer
 from bot.answerers import Answerer, load_answerer
+from bot.answerers.qtype import asks_latest
+from bot.answerers.recency import as_of_date
 from index.embedding import Embedder
 from index.indexer import Indexer, IndexReport
 from index.ingest import IngestError, read_paths
@@ -103,6 +105,8 @@ class Newsdesk:
                         span.evidence_start,
                         span.evidence_end,
                     )
+                    if asks_latest(query):  # say how recent "the latest" figure is
+                        answer.as_of = as_of_date(hits[span.hit_index].published)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         if conversation is not None:
             conversation.record(question, answer)

@@ -21,7 +21,6 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +33,7 @@ from .calibration import confidence
 from .candidates import Candidate, Token, extract, term_of, tokenize_passage
 from .coref import DESCRIPTIONS, PRONOUNS
 from .qtype import NAMES, QuestionInfo, classify
+from .recency import parse_date
 
 DISTANCE_SCALE = 6.0  # tokens: closeness exp(-d / scale)
 SENTENCE_GAP = 4  # extra tokens of distance per sentence boundary crossed
@@ -71,25 +71,6 @@ def _analyse(text: str) -> tuple[list[Token], list[tuple[int, int]], list[str | 
     tokens, sentences = tokenize_passage(text)
     terms = [term_of(t.text) if t.text[0].isalnum() else None for t in tokens]
     return tokens, sentences, terms, extract(text, tokens)
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """A publication date from ISO 8601 or the common wire formats; None when unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        pass
-    text = re.sub(r"\.\d+$", "", text)
-    for fmt in ("%d-%b-%Y %H:%M:%S", "%d-%b-%Y", "%a, %d %b %Y %H:%M:%S %z", "%d %B %Y",
-                "%B %d, %Y", "%Y/%m/%d", "%d/%m/%Y"):  # fmt: skip
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=None)
-        except ValueError:
-            continue
-    return None
 
 
 class HeuristicAnswerer:

@@ -28,9 +28,13 @@ from index.models import Hit
 
 from .base import Span
 from .coref import resolve
+from .qtype import asks_latest
+from .recency import newest_near_best
 from .spans import best_spans
 
 MODEL_FILE = "model.int8.onnx"
+LATEST_EXTRA_PASSAGES = 2  # "latest" questions also read a little further down the ranking
+LATEST_SLACK = 0.15  # how much less confident an answer from a newer article may be and still win
 _EDGE_PUNCT = re.compile(r"^[\s\"'“‘(\[,;:]+|[\s\"'”’)\],;:.]+$")
 
 
@@ -129,11 +133,23 @@ class ReaderAnswerer:
         self._tokenizer = tokenizer
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Span | None:
-        passages = hits[: self.passages]
-        best = self.read(question, [h.text for h in passages], article_ranks(passages))
+        latest = asks_latest(question)
+        passages = hits[: self.passages + (LATEST_EXTRA_PASSAGES if latest else 0)]
+        found = self.candidates(question, [h.text for h in passages], article_ranks(passages))
+        calibration = self.config.calibration
+        if latest:  # "the latest figure": a near-best span from a newer article wins
+            best = newest_near_best(
+                found,
+                lambda c: c.confidence(calibration),
+                lambda c: passages[c.hit_index].published,
+                LATEST_SLACK,
+            )
+        else:
+            best = max(found, key=lambda c: c.confidence(calibration), default=None)
         if best is None:
             return None
-        hit_index, start, end, confidence = best
+        hit_index, start, end = best.hit_index, best.start, best.end
+        confidence = best.confidence(calibration)
         hit = hits[hit_index]
         sentence = next(
             ((s, e) for s, e in split_sentences(hit.text) if s <= start < e), (0, len(hit.text))

@@ -20,8 +20,11 @@ ARTICLES = [
 ]  # fmt: skip
 
 
-def newsdesk(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def newsdesk(
+    data: Path, *args: str, stdin: str | None = None, **settings: str
+) -> subprocess.CompletedProcess:
     env = dict(os.environ, NEWSDESK_DATA_DIR=str(data), HF_HUB_OFFLINE="1", NO_COLOR="1")
+    env.update(settings)
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         input=stdin,
@@ -115,17 +118,67 @@ def test_stats_and_remove(data, tmp_path):
 
 
 def test_chat_reads_a_scripted_conversation_from_stdin(data):
-    script = "who hosts 650,000 refugees?\n/sources\n/reset\n/bogus\nlunar south pole lander\n"
+    script = "who hosts 650,000 refugees?\n/sources\n/reset\n/bogus\n?!\nlunar south pole lander\n"
     result = newsdesk(data, "chat", "--json", stdin=script)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    replies = [json.loads(line) for line in lines if line.startswith("{")]
+    replies = [json.loads(line) for line in result.stdout.splitlines()]  # stdout: JSON lines only
     assert [r["question"] for r in replies] == [
         "who hosts 650,000 refugees?",
+        "?!",
         "lunar south pole lander",
     ]
-    assert "Unknown command /bogus; /help lists the commands." in lines
-    assert "Conversation cleared." in lines
+    assert replies[1] == {"question": "?!", "error": "the question is empty"}
+    notes = result.stderr.splitlines()  # replies to commands go to stderr in JSON mode
+    assert "Unknown command /bogus; /help lists the commands." in notes
+    assert "Conversation cleared." in notes
+
+
+def test_chat_follow_up_says_how_it_was_read_and_debug_shows_the_query(data):
+    script = "who hosts 650,000 refugees?\nwho is its army chief?\n/debug\n/help\n"
+    result = newsdesk(data, "chat", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "(read as: who is Jordan's army chief?)" in out
+    assert out.count("(read as:") == 1  # the first question stands as asked
+    debug = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    assert debug["question"] == "who is its army chief?"
+    assert debug["rewritten_query"] == "who is Jordan's army chief?"
+    assert "/sources" in out and "/reset" in out  # the help text
+
+
+def test_ask_json_offsets_point_at_the_answer_in_the_cited_article(data):
+    result = newsdesk(data, "ask", "who hosts 650,000 refugees?", "--json")
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert reply["answer"] == "Jordan"
+    source = next(s for s in reply["sources"] if s["article_id"] == "jordan")
+    begin, end = reply["answer_start"] - source["start"], reply["answer_end"] - source["start"]
+    assert source["text"][begin:end] == "Jordan"
+    assert reply["answer"] in reply["evidence"]
+
+
+def test_passages_emphasise_the_sentence_that_best_matches_the_question(data):
+    result = newsdesk(data, "ask", "is Jordan a Western ally?", NEWSDESK_ANSWERER="none")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("I couldn't find that in the indexed articles.")
+    flat = " ".join(result.stdout.split())  # passages are wrapped to the terminal's width
+    assert "_Jordan is a close Western ally._" in flat  # plain text: _emphasis_
+    assert "_Syria's defence minister" not in flat  # only the best sentence
+
+
+def test_eval_runs_questions_and_conversations_on_a_real_index(data):
+    folder = Path(__file__).parent / "data"
+    result = newsdesk(
+        data, "eval", str(folder / "seed_questions.jsonl"),
+        "--conversations", str(folder / "seed_conversations.jsonl"), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["questions"], report["answerable"], report["unanswerable"]) == (3, 2, 1)
+    assert report["answers"]["unanswerable_refused"] == 1.0  # Neptune's moons are not in there
+    assert report["answers"]["em"] >= 0.5  # "Jordan" at least
+    conversations = report["conversations"]
+    assert conversations["turns"] == 2 and conversations["turns_right"] == 2  # Jordan, Huneiti
 
 
 def test_unknown_commands_and_options_are_usage_errors(data):
