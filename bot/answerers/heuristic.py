@@ -3,7 +3,7 @@
 For a question and its ranked passages it
 1. types the question (`qtype.classify`: who -> person/organisation/place, how many -> number ...);
 2. ranks the passages' sentences by how much of the question's (locally IDF-weighted) terms they
-   hold, and, when it has the embedding model, by cosine similarity to the question;
+   hold;
 3. collects candidate spans (`candidates.extract`) from the best sentences, plus the antecedent of a
    sentence-initial pronoun or description ("The kingdom hosts ..." -> "Jordan" from the sentence
    before);
@@ -22,9 +22,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import numpy as np
 
 from index.models import Hit
 
@@ -78,20 +75,9 @@ class HeuristicAnswerer:
 
     name = "heuristic"
 
-    def __init__(
-        self,
-        embedder: Any | None = None,
-        *,
-        max_hits: int = 5,
-        max_sentences: int = 6,
-        use_embedding: bool = True,
-    ) -> None:
-        # `embedder` (index.embedding.Embedder) is optional: the service may set it after
-        # construction to share its model; without one, sentences are ranked by terms alone.
-        self.embedder = embedder
+    def __init__(self, *, max_hits: int = 5, max_sentences: int = 6) -> None:
         self.max_hits = max_hits
         self.max_sentences = max_sentences
-        self.use_embedding = use_embedding
         self.last_features: tuple[float, float, float] | None = None
 
     # --- the Answerer protocol ------------------------------------------------------------------
@@ -178,14 +164,6 @@ class HeuristicAnswerer:
                 rows.append([coverage + 0.05 / (1 + p.hit_index), p, s, coverage])
         rows.sort(key=lambda r: -r[0])
         rows = rows[: self.max_sentences]
-        if rows and self.embedder is not None and self.use_embedding:
-            texts = [info.question] + [_sentence_text(r[1], r[2]) for r in rows]
-            vectors = np.asarray(self.embedder.encode(texts))
-            sims = vectors[1:] @ vectors[0]
-            for row, sim in zip(rows, sims, strict=True):
-                row[0] = 0.5 * row[3] + 0.5 * max(0.0, float(sim)) + 0.05 / (1 + row[1].hit_index)
-                row[3] = 0.5 * row[3] + 0.5 * max(0.0, float(sim))
-            rows.sort(key=lambda r: -r[0])
         return rows
 
     def _score(self, info, passages, matches, weights, total, ranked) -> list[_Scored]:
