@@ -59,6 +59,7 @@ from index.ingest import SUFFIXES
 from index.lock import LockedError
 from index.search import NoIndexError
 from index.settings import Settings
+from index.snapshot import SnapshotError
 
 log = logging.getLogger("newsdesk.telegram")
 
@@ -71,6 +72,7 @@ REFRESH_EVERY = 30.0  # seconds between checks for an index generation written b
 FEED_POLL_FIRST = 60.0
 CONVERSATIONS_IN_MEMORY = 2000  # more live in the chat state file
 REFUSED_REMEMBERED = 100_000
+NOT_MODIFIED = "message is not modified"  # Telegram's 400 for an edit to the same content
 T = TypeVar("T")
 
 
@@ -136,9 +138,16 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# python-telegram-bot logs whole updates and API results at DEBUG ("Processing update …",
+# "Call to Bot API endpoint … finished with return value …"): a stranger's message text would
+# reach the log. Its loggers stay at INFO even with --verbose.
+QUIET_EVEN_WHEN_VERBOSE = ("telegram",)
+
+
 def configure_logging(token: str, *, verbose: bool = False) -> RedactSecrets:
     """Log to stderr with the token redacted; httpx request lines (they hold the token in the
-    URL) only with --verbose, and redacted even then."""
+    URL) only with --verbose, and redacted even then. python-telegram-bot's own loggers never
+    go below INFO, so no message text of anyone (strangers included) is logged."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -150,6 +159,8 @@ def configure_logging(token: str, *, verbose: bool = False) -> RedactSecrets:
         handler.addFilter(redact)
     for name in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for name in QUIET_EVEN_WHEN_VERBOSE:
+        logging.getLogger(name).setLevel(logging.INFO)
     return redact
 
 
@@ -433,7 +444,8 @@ class NewsdeskBot:
         )
 
     async def _edit(self, status: Message | None, update: Update, html_text: str) -> None:
-        """Replace a status message's text (a new message when it is too long or gone)."""
+        """Replace a status message's text (a new message when it is too long or gone; nothing
+        when Telegram says it already shows this text)."""
         parts = fmt.split_html(html_text)
         if status is not None and len(parts) == 1:
             try:
@@ -444,6 +456,9 @@ class NewsdeskBot:
                 )
                 return
             except BadRequest as exc:
+                if NOT_MODIFIED in str(exc).lower():
+                    log.debug("status message already up to date: %s", exc)
+                    return
                 log.info("could not edit the status message: %s", exc)
         await self._reply(update, html_text)
 
@@ -647,7 +662,9 @@ class NewsdeskBot:
             )
             return
         status = await self._reply(update, "Re-reading the articles…")
-        await self._edit(status, update, await self._admin_job(self._reindex))
+        async with self._typing(context.bot, update.effective_chat.id):
+            text = await self._admin_job(self._reindex)
+        await self._edit(status, update, text)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Admin /update: poll the feeds now and report what was indexed."""
@@ -657,7 +674,9 @@ class NewsdeskBot:
             await self._reply(update, fmt.format_feeds([]))
             return
         status = await self._reply(update, "Polling the feeds…")
-        await self._edit(status, update, await self._admin_job(self._poll_feeds))
+        async with self._typing(context.bot, update.effective_chat.id):
+            text = await self._admin_job(self._poll_feeds)
+        await self._edit(status, update, text)
 
     async def _admin_job(self, func: Callable[[], str]) -> str:
         """Run an indexing job in the indexing thread; the text to show for it."""
@@ -698,8 +717,19 @@ class NewsdeskBot:
         """Admin /stats: articles, chunks, model and sizes, as `newsdesk stats` shows them."""
         if await self._refuse_non_admin(update):
             return
-        stats = await asyncio.to_thread(self.service.stats)
+        stats = await asyncio.to_thread(self._verified_stats)
         await self._reply(update, fmt.format_stats(stats))
+
+    def _verified_stats(self) -> dict[str, Any]:
+        """`stats(verify=True)`: the FAISS and BM25 files checked against the database. Files
+        too damaged to load come back as a problem, not as an error."""
+        try:
+            return self.service.stats(verify=True)
+        except SnapshotError as exc:  # the bot's searcher could not load the newest files
+            stats = self.service.stats()
+            stats.update(faiss_vectors=None, bm25_chunks=None, consistent=False)
+            stats["problem"] = exc.problem
+            return stats
 
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An article file from an admin: checked, downloaded, indexed, summarised."""
@@ -722,23 +752,25 @@ class NewsdeskBot:
             await self._reply(update, too_big)
             return
         status = await self._reply(update, f"Reading {shown}…")
+        async with self._typing(context.bot, message.chat_id):
+            text = await self._download_and_index(context.bot, document, name, shown, too_big)
+        await self._edit(status, update, text)
+
+    async def _download_and_index(
+        self, bot: Any, document: Any, name: str, shown: str, too_big: str
+    ) -> str:
+        """Fetch an uploaded document from Telegram and index it; the text to show for it."""
         try:
-            file = await context.bot.get_file(document.file_id)
+            file = await bot.get_file(document.file_id)
             if (file.file_size or 0) > MAX_UPLOAD_BYTES:
-                await self._edit(status, update, too_big)
-                return
+                return too_big
             data = bytes(await file.download_as_bytearray())
         except TelegramError as exc:
             log.warning("download of an uploaded document failed: %s", exc)
-            await self._edit(
-                status, update, f"I couldn't download {shown} from Telegram; please send it again."
-            )
-            return
+            return f"I couldn't download {shown} from Telegram; please send it again."
         if len(data) > MAX_UPLOAD_BYTES:
-            await self._edit(status, update, too_big)
-            return
-        text = await self._admin_job(partial(self._index_upload, name, data))
-        await self._edit(status, update, text)
+            return too_big
+        return await self._admin_job(partial(self._index_upload, name, data))
 
     def _index_upload(self, name: str, data: bytes) -> str:
         """Keep the file under DATA_DIR/uploads and index it; a file that gave no article is

@@ -291,10 +291,38 @@ def format_help(stats: dict[str, Any], *, admin: bool = False, group: bool = Fal
     return "\n".join(lines)
 
 
+_VERIFY_KEYS = ("faiss_vectors", "bm25_chunks", "consistent", "problem")
+REPAIR = (
+    "Run <code>newsdesk doctor --repair</code> on the server to rebuild them from the database."
+)
+
+
 def format_stats(stats: dict[str, Any]) -> str:
+    """`newsdesk stats` as a preformatted block; after `stats(verify=True)`, one line on whether
+    the FAISS and BM25 files are in step with the database (in bold when they are not)."""
     from bot.render import format_stats as plain
 
-    return f"<pre>{escape(plain(stats))}</pre>"
+    table = {k: v for k, v in stats.items() if k not in _VERIFY_KEYS}
+    text = f"<pre>{escape(plain(table))}</pre>"
+    line = index_files_line(stats)
+    return f"{text}\n{line}" if line else text
+
+
+def index_files_line(stats: dict[str, Any]) -> str | None:
+    """What `stats(verify=True)` found in the FAISS and BM25 files; None when not verified."""
+    if "consistent" not in stats or not stats.get("indexed"):
+        return None
+    vectors, entries = stats.get("faiss_vectors"), stats.get("bm25_chunks")
+    if vectors is None or entries is None:
+        problem = one_line(str(stats.get("problem") or "a file is missing or unreadable"))
+        return f"<b>Index files DAMAGED</b>: {escape(shorten(problem, 300))}. {REPAIR}"
+    held = f"FAISS {vectors:,} vectors, BM25 {entries:,} chunks"
+    if stats.get("consistent"):
+        return f"Index files: {held} — in step with the database."
+    chunks = stats.get("chunks")
+    if isinstance(chunks, int):
+        held += f", {chunks:,} chunks in SQLite"
+    return f"<b>Index files NOT in step with the database</b>: {held}. {REPAIR}"
 
 
 def format_report(report: Any, *, title: str | None = None, hide: Iterable[str] = ()) -> str:

@@ -38,6 +38,10 @@ TELEGRAM_TAGS = {
     "blockquote", "span", "tg-spoiler", "tg-emoji",
 }  # fmt: skip
 NAMED_ENTITIES = {"lt", "gt", "amp", "quot"}
+NOT_MODIFIED = (  # what Telegram answers to an edit that changes nothing
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
 
 
 class TelegramHTMLError(ValueError):
@@ -576,8 +580,8 @@ class FakeTelegram:
                 if sent.chat_id == params.get("chat_id") and sent.message_id == int(
                     params.get("message_id") or 0
                 ):
-                    if sent.text == text:
-                        raise _ApiError(400, "Bad Request: message is not modified")
+                    if sent.text == text and sent.reply_markup == params.get("reply_markup"):
+                        raise _ApiError(400, NOT_MODIFIED)
                     sent.edits.append(sent.text)
                     sent.text = text
                     sent.parse_mode = params.get("parse_mode")

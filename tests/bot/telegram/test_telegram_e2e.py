@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from fake_telegram import NOT_MODIFIED
 from harness import (
     ADMIN,
     OTHER_USER,
@@ -102,6 +103,28 @@ def quiet(telegram, user: int, chat: int | None = None) -> list:
     return [m for m in telegram.messages(chat)[before:] if m is not barrier]
 
 
+class Transcript:
+    """A conversation as it went over the wire: the user's messages and the bot's replies as
+    sent (Telegram HTML, and the labels of any inline buttons). `print()` it and run pytest
+    with -s to read it."""
+
+    def __init__(self, telegram) -> None:
+        self.telegram = telegram
+        self.lines: list[str] = []
+
+    def ask(self, user: int, text: str):
+        reply = ask(self.telegram, user, text)
+        self.lines.append(f"> {text}")
+        assert fmt.tg_len(reply.text) < 4000  # one message: no later parts to wait for
+        self.lines.append(f"< {reply.text}".replace("\n", "\n  "))
+        if reply.buttons:
+            self.lines.append("  " + " ".join(f"[{b['text']}]" for b in reply.buttons))
+        return reply
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
 def test_start_registers_commands_and_help_says_what_is_indexed(telegram, bot):
     default = telegram.commands[json.dumps({"type": "default"})]
     assert [c["command"] for c in default] == ["help", "sources", "reset"]
@@ -136,8 +159,12 @@ def test_follow_up_uses_the_chats_conversation_and_reset_forgets_it(telegram, bo
     expected = local.ask(FOLLOW_UP, conversation=conversation)
     assert expected.rewritten_query != FOLLOW_UP  # the follow-up needs its context
 
-    ask(telegram, OTHER_USER, SEED_QUESTION)
-    reply = ask(telegram, OTHER_USER, FOLLOW_UP)
+    talk = Transcript(telegram)
+    first = talk.ask(OTHER_USER, SEED_QUESTION)
+    assert first.text.startswith("<b>Jordan</b>") and [b["text"] for b in first.buttons] == [
+        "Sources"
+    ]
+    reply = talk.ask(OTHER_USER, FOLLOW_UP)
     assert f"(read as: {expected.rewritten_query})" in reply.visible
     assert reply.visible.split("\n")[0] == (expected.text or fmt.NOT_FOUND)
 
@@ -145,8 +172,9 @@ def test_follow_up_uses_the_chats_conversation_and_reset_forgets_it(telegram, bo
     assert "read as" not in ask(telegram, USER, "/reset").visible
     assert "read as" not in ask(telegram, USER, FOLLOW_UP).visible
 
-    assert ask(telegram, OTHER_USER, "/reset").visible == fmt.RESET_DONE
-    assert "read as" not in ask(telegram, OTHER_USER, FOLLOW_UP).visible
+    assert talk.ask(OTHER_USER, "/reset").visible == fmt.RESET_DONE
+    assert "read as" not in talk.ask(OTHER_USER, FOLLOW_UP).visible
+    print(f"\n--- transcript (chat {OTHER_USER}; > user, < bot as sent) ---\n{talk}\n---")
 
 
 def test_sources_button_and_command_list_every_source(telegram, bot):
@@ -174,21 +202,29 @@ def test_sources_button_and_command_list_every_source(telegram, bot):
     assert "Sources (" not in "".join(m.visible for m in quiet(telegram, USER))
 
 
+STRANGER_WORDS = "Quokka-7f3e marmalade"  # in nothing but the stranger's messages
+
+
 def test_a_stranger_gets_one_refusal_and_no_work_is_done(telegram, bot, seed_index):
     before = counts(seed_index[0])
-    first = ask(telegram, STRANGER, SEED_QUESTION)
+    first = ask(telegram, STRANGER, f"{STRANGER_WORDS}: who hosts 650,000 refugees?")
     assert first.visible == fmt.REFUSAL
-    for text in ["who hosts 650,000 refugees?", "/reindex", "/start"]:
+    for text in [f"who hosts {STRANGER_WORDS}?", "/reindex", f"/start {STRANGER_WORDS}"]:
         telegram.message(STRANGER, text)
-    telegram.document(STRANGER, "news.txt", b"Headline\n\nSome text about things.")
+    telegram.document(STRANGER, "quokka-7f3e.txt", f"{STRANGER_WORDS}\n\nText.".encode())
+    telegram.press(STRANGER, first, data="src:1")
     ask(telegram, USER, "/help")  # a barrier: updates are taken in order
     time.sleep(0.5)
     assert telegram.messages(STRANGER) == [first]
     assert not telegram.calls_of("sendChatAction", STRANGER)
     assert not telegram.calls_of("getFile")
-    log = "\n".join(line for line in bot.log().splitlines() if " DEBUG " not in line)
+    # the bot runs with --verbose: nothing of what the stranger wrote is logged, at any level
+    log = bot.log()
+    assert "HTTP Request: POST" in log  # verbose logging is on
     assert log.count(f"refused user {STRANGER}") == 1
-    assert f"chat {STRANGER}:" not in log and "650,000" not in log  # only the id is logged
+    assert f"chat {STRANGER}:" not in log
+    for word in ("Quokka", "quokka", "marmalade"):
+        assert word not in log  # only the id is logged
     assert counts(seed_index[0]) == before
 
 
@@ -211,10 +247,31 @@ def test_admin_reindex_reads_the_article_folders(telegram, bot, seed_index):
     report = status.visible
     assert "Article folders" in report and "1 added, 0 updated, 1 unchanged, 0 removed" in report
     assert counts(data_dir)[0] == 2
+    [edit] = [c for c in telegram.calls_of("editMessageText", ADMIN) if c.at >= status.at]
+    typing = [c for c in telegram.calls_of("sendChatAction", ADMIN) if c.at >= status.at]
+    assert typing and typing[0].params["action"] == "typing" and typing[0].at <= edit.at
 
     reply = ask(telegram, USER, "Which lander touched down near the Moon's south pole?")
     assert "Lander touches down near the lunar south pole" in reply.visible
     assert '<a href="https://news.example/2023/08/23/lunar-lander">' in reply.text
+
+
+def test_an_edit_telegram_calls_not_modified_is_not_sent_again(telegram, bot):
+    # Telegram refuses an edit that would change nothing ("message is not modified", e.g. a
+    # report identical to what the status message shows): the status already says it all
+    edits = len(telegram.calls_of("editMessageText", ADMIN))
+    telegram.fail_next("editMessageText", chat_id=ADMIN, status=400, description=NOT_MODIFIED)
+    status = ask(telegram, ADMIN, "/reindex")
+    refused = telegram.wait_for(
+        lambda: telegram.calls_of("editMessageText", ADMIN)[edits:], timeout=180, what="the edit"
+    )
+    assert (
+        refused[0].status == 400 and "0 added, 0 updated, 2 unchanged" in refused[0].params["text"]
+    )
+    barrier = ask(telegram, ADMIN, "/help")
+    after = [m for m in telegram.messages(ADMIN) if m.message_id > status.message_id]
+    assert after == [barrier]  # the report was not sent again as a new message
+    assert "could not edit the status message" not in bot.log()
 
 
 def test_admin_uploads_an_article_document_and_it_is_answered(telegram, bot, seed_index):
@@ -224,6 +281,9 @@ def test_admin_uploads_an_article_document_and_it_is_answered(telegram, bot, see
     assert status.visible.startswith("Reading ../../volcano-eruption.md")
     telegram.wait_for(lambda: status.edits, timeout=180, what="the upload report")
     assert status.visible.startswith("volcano-eruption.md\n1 added, 0 updated")
+    [edit] = [c for c in telegram.calls_of("editMessageText", ADMIN) if c.at >= status.at]
+    typing = [c for c in telegram.calls_of("sendChatAction", ADMIN) if c.at >= status.at]
+    assert typing and typing[0].params["action"] == "typing" and typing[0].at <= edit.at
     assert (data_dir / "uploads" / "volcano-eruption.md").read_text() == VOLCANO
     assert not (data_dir.parent / "volcano-eruption.md").exists()
 
@@ -231,6 +291,11 @@ def test_admin_uploads_an_article_document_and_it_is_answered(telegram, bot, see
     assert "Volcano erupts on Iceland's Reykjanes peninsula" in reply.visible
     stats = ask(telegram, ADMIN, "/stats")
     assert stats.text.startswith("<pre>") and "articles         3" in stats.visible
+    chunks = counts(data_dir)[1]
+    assert stats.visible.endswith(
+        f"\nIndex files: FAISS {chunks:,} vectors, BM25 {chunks:,} chunks — in step with the "
+        "database."
+    )
 
 
 def test_an_index_changed_on_disk_by_another_process_is_picked_up(telegram, bot, local, tmp_path):

@@ -4,9 +4,10 @@ with balanced tags (property-tested against the fake server's Telegram HTML pars
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
-from fake_telegram import TelegramHTMLError, parse_telegram_html
+from fake_telegram import TelegramHTMLError, parse_telegram_html, utf16_len
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from bot import telegram_format as fmt
 from bot.answer import NOT_FOUND, Answer
 from bot.chat_store import add_answer
 from index.models import Hit
+from index.text import one_line
 
 HOSTILE_TITLE = '<script>alert("x")</script> Tom & Jerry </b><i>'
 HOSTILE_TEXT = (
@@ -248,3 +250,165 @@ def test_split_survives_empty_elements_wide_characters_and_huge_tags(text, limit
 def test_split_refuses_a_limit_too_small_for_any_message():
     with pytest.raises(ValueError):
         fmt.split_html("<b>x</b> " * 10, 15)
+
+
+# --- hostile articles, property-tested ---------------------------------------------------------
+_HOSTILE_PIECES = [
+    "<", ">", "&", "&amp;", "&lt;b&gt;", "</b>", "<b>", "<i>x", "</blockquote>", "<blockquote>",
+    '<a href="javascript:alert(1)">', "</a>", "<pre>", "<tg-spoiler>", "<!--", "-->", "<![CDATA[",
+    '"', "'", "&#39;", "&#x1F600;", "&nbsp;", "&", ";", "\U0001f600", "\U0001f1ef\U0001f1f4",
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467", "é", "e\u0301", "\u200b", "\u202e", "\n", "\n\n",
+    " ", "\t", "\r\n", "Jordan", "650,000", ". ",
+]  # fmt: skip
+_piece = st.one_of(st.sampled_from(_HOSTILE_PIECES), st.text(max_size=12))
+_hostile = st.lists(_piece, max_size=30).map("".join)
+_long_hostile = st.one_of(
+    _hostile,
+    st.tuples(_hostile, st.integers(2, 600)).map(lambda t: (t[0] * t[1])[:12_000]),
+)
+_urls = st.one_of(
+    st.none(),
+    st.sampled_from(["javascript:alert(1)", "https://", "data:text/html,<b>x</b>", ""]),
+    _hostile.map(lambda s: "https://news.example/" + s),
+    _hostile.map(lambda s: 'https://x.org/?a=1&b="' + s.replace(" ", "")[:50]),
+)
+_dates = st.one_of(st.none(), st.just("2024-03-01T10:00:00Z"), _hostile)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.hrefs |= {v for k, v in attrs if k == "href" and v}
+
+
+def _hrefs(html_text: str) -> set[str]:
+    parser = _Links()
+    parser.feed(html_text)
+    parser.close()
+    return parser.hrefs
+
+
+@st.composite
+def hostile_hits(draw) -> list[Hit]:
+    hits = []
+    for i in range(draw(st.integers(1, 3))):
+        text = draw(_long_hostile)
+        hits.append(
+            Hit(
+                chunk_id=i,
+                article_id=f"article-{i}",
+                text=text,
+                start=0,
+                end=len(text),
+                title=draw(_long_hostile),
+                published=draw(_dates),
+                url=draw(_urls),
+                source=draw(st.one_of(st.none(), _hostile)),
+            )
+        )
+    return hits
+
+
+def _sent_as_telegram_would(html_text: str) -> str:
+    """The messages the bot would send for this reply, each checked as the fake server checks
+    it; their visible text, joined."""
+    parts = fmt.split_html(html_text)
+    assert parts, html_text
+    for part in parts:
+        assert fmt.tg_len(part) <= fmt.MAX_MESSAGE
+        visible = parse_telegram_html(part)  # TelegramHTMLError: Telegram would refuse it
+        assert visible.strip() and utf16_len(visible) <= fmt.MAX_MESSAGE
+    return "".join(parse_telegram_html(p) for p in parts)
+
+
+def _shows(visible: str, raw: str) -> bool:
+    """The raw text appears in what Telegram shows (as text, whitespace aside)."""
+    return squashed(one_line(raw)) in squashed(visible)
+
+
+def _check_sources_shown(out: str, visible: str, hits: list[Hit], *, snippets: bool) -> None:
+    for h in hits:
+        assert _shows(visible, h.title or "(untitled)"), h.title
+        if h.source and one_line(h.source):
+            assert _shows(visible, h.source)
+        if h.published == "2024-03-01T10:00:00Z":
+            assert "2024-03-01" in visible
+        if snippets:
+            assert _shows(visible, one_line(h.text)[:100].rstrip(" ,;:"))
+    links = {fmt.safe_url(h.url) for h in hits} - {None}
+    assert _hrefs(out) == links  # hostile URLs are never links; good ones are, unchanged
+
+
+@settings(max_examples=60, deadline=None)
+@given(hostile_hits(), st.data())
+def test_property_answers_from_hostile_articles_are_valid_telegram_html(hits, data):
+    h = hits[0]
+    a = data.draw(st.integers(0, len(h.text)), label="answer start")
+    b = data.draw(st.integers(a, len(h.text)), label="answer end")
+    question = data.draw(_hostile, label="question")
+    found = data.draw(st.booleans(), label="found") and h.text[a:b].strip() != ""
+    if found:
+        answer = Answer(question, question + " <again>", h.text[a:b], 0.9, hits, 0, a, b, 0,
+                        len(h.text))  # fmt: skip
+    else:
+        answer = Answer(question, question, None, 0.1, hits)
+    out = fmt.format_answer(answer)
+    visible = _sent_as_telegram_would(out)
+    if found:
+        assert visible.startswith(one_line(h.text[a:b])[:50].strip())
+        assert _shows(visible, h.text)  # the whole evidence sentence, quoted
+        assert "(read as: " in visible
+    else:
+        assert visible.startswith(NOT_FOUND)
+    _check_sources_shown(out, visible, hits, snippets=not found)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hostile_hits())
+def test_property_sources_of_hostile_articles_are_valid_telegram_html(hits):
+    refs = [fmt.SourceRef.from_hit(h) for h in hits]
+    out = fmt.format_sources(refs)
+    visible = _sent_as_telegram_would(out)
+    assert visible.startswith(f"Sources ({len(refs)} passage")
+    _check_sources_shown(out, visible, hits, snippets=True)
+    restored = [fmt.SourceRef.from_dict(r.as_dict()) for r in refs]
+    assert fmt.format_sources(restored) == out  # what the Sources button shows later
+
+
+def _stats(**verified) -> dict:
+    stats = {
+        "data_dir": "/srv/news <data>", "indexed": True, "articles": 12, "chunks": 94,
+        "newest_published": "2024-05-02", "embedding_model": "m", "dimension": 384,
+        "index_type": "FAISS flat + BM25", "generation": 3,
+        "bytes": {"sqlite": 2**20, "faiss": 2**19, "bm25": 2**18, "total": 2**21},
+    }  # fmt: skip
+    return {**stats, **verified}
+
+
+def test_stats_say_whether_the_index_files_are_in_step_in_one_line():
+    plain = parse_telegram_html(fmt.format_stats(_stats()))
+    assert "articles         12" in plain and "/srv/news <data>" in plain
+    assert "Index files" not in plain and "index files" not in plain  # not verified: no line
+
+    ok = fmt.format_stats(_stats(faiss_vectors=94, bm25_chunks=94, consistent=True))
+    lines = parse_telegram_html(ok).splitlines()
+    assert lines[-1] == "Index files: FAISS 94 vectors, BM25 94 chunks — in step with the database."
+    assert sum("FAISS 94" in line for line in lines) == 1  # one line about it, not two
+
+    off = fmt.format_stats(_stats(faiss_vectors=90, bm25_chunks=94, consistent=False))
+    last = parse_telegram_html(off).splitlines()[-1]
+    assert last.startswith("Index files NOT in step with the database: FAISS 90 vectors, BM25 94")
+    assert "94 chunks in SQLite" in last and "newsdesk doctor --repair" in last
+    assert "<b>Index files NOT in step" in off
+
+    damaged = _stats(faiss_vectors=None, bm25_chunks=None, consistent=False,
+                     problem="dense.3.faiss is damaged <truncated>")  # fmt: skip
+    last = parse_telegram_html(fmt.format_stats(damaged)).splitlines()[-1]
+    assert last.startswith("Index files DAMAGED: dense.3.faiss is damaged <truncated>.")
+    assert "newsdesk doctor --repair" in last
+    nothing = fmt.format_stats({"data_dir": "/x", "indexed": False, "consistent": True})
+    assert parse_telegram_html(nothing) == "Nothing indexed in /x yet."
