@@ -54,15 +54,15 @@ def highlight(hit: Hit, start: int | None, end: int | None, style: Style) -> str
 
 
 def best_sentence(query: str, text: str) -> tuple[int, int] | None:
-    """Offsets in `text` of the sentence sharing most of the query's terms (None when no
-    sentence shares any, or the passage is a single sentence)."""
+    """Offsets in `text` of the sentence sharing most of the query's terms (None when none shares
+    two of them, or one for a one-term query, or the passage is a single sentence)."""
     wanted = set(tokenize(query))
     sentences = split_sentences(text)
     if not wanted or len(sentences) < 2:
         return None
     score, a, b = max(((len(wanted & set(tokenize(text[a:b]))), a, b) for a, b in sentences),
                       key=lambda t: t[0])  # fmt: skip
-    return (a, b) if score else None
+    return (a, b) if score >= min(2, len(wanted)) else None  # one shared word is not a match
 
 
 def passage_text(hit: Hit, query: str, style: Style) -> str:
