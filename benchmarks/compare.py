@@ -165,9 +165,9 @@ def vectors_for(kind: str, n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarra
     rng = np.random.default_rng(seed)
     if kind == "random":
         return random_unit(n, rng), random_unit(200, rng), "random unit vectors"
-    from index.embedding import Embedder
+    from benchmarks.corpus import model_embedder
 
-    encoder = Embedder()
+    encoder = model_embedder()
     queries = np.stack([encoder.encode_query(q) for q in questions(200)])
     base = real_vectors()
     if kind == "real":

@@ -36,6 +36,16 @@ DIM = 384
 BUILD_VERSION = "1"  # bump to rebuild cached corpora after changing how they are made
 
 
+def model_embedder():
+    """The embedding model the settings name (NEWSDESK_EMBEDDING_MODEL, NEWSDESK_DEVICE=cuda for a
+    GPU run, NEWSDESK_BATCH_SIZE), as `newsdesk index` would load it."""
+    from index.embedding import Embedder
+    from index.settings import Settings
+
+    settings = Settings.load(dotenv=None)
+    return Embedder(settings.embedding_model, settings.device, settings.batch_size)
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -88,9 +98,8 @@ class StubEmbedder:
     dim = DIM
 
     def __init__(self) -> None:
-        from index.embedding import Embedder
 
-        self._real = Embedder()
+        self._real = model_embedder()
         self.encode_calls = 0
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -168,12 +177,11 @@ def real_vectors(n: int = 10_000) -> np.ndarray:
     cache = WORK / f"real-vectors-{n}.npy"
     if cache.is_file():
         return np.load(cache)
-    from index.embedding import Embedder
 
     texts = [text for _, text in base_chunks()[:n]]
     log(f"embedding {len(texts):,} real chunks once (cached in {cache})")
     started = time.perf_counter()
-    vectors = Embedder().encode(texts)
+    vectors = model_embedder().encode(texts)
     log(f"  {len(texts) / (time.perf_counter() - started):.1f} chunks/s")
     np.save(cache, vectors)
     return vectors

@@ -69,10 +69,10 @@ def _stored_texts(data_dir: Path) -> list[str]:
 def throughput(n_articles: int = 300, reps: int = 3) -> dict:
     """`newsdesk index` (the Indexer the CLI calls, model already loaded) vs raw `model.encode` on
     the very chunks it produced, alternating the order in each repetition."""
-    from index.embedding import Embedder
+    from benchmarks.corpus import model_embedder
 
     source = article_sample(n_articles, every=37, name=f"throughput-{n_articles}.jsonl")
-    embedder = Embedder()
+    embedder = model_embedder()
     embedder.encode(["warm up the model"] * 8)
     rows = []
     for rep in range(reps):
@@ -155,10 +155,10 @@ def reindex_unchanged(n_articles: int = 10_000, reps: int = 5) -> dict:
 
 def add_new(n_new: int = 100, bases: tuple[int, ...] = (1_000, 10_000), reps: int = 3) -> dict:
     """Add n_new unseen articles to copies of indexes of each base size (real model embeds them)."""
-    from index.embedding import Embedder
+    from benchmarks.corpus import model_embedder
 
     new = article_sample(n_new, skip=max(bases) + 500, name=f"new-{n_new}.jsonl")
-    embedder = Embedder()
+    embedder = model_embedder()
     embedder.encode(["warm up the model"] * 8)
     out = {}
     for base in bases:
