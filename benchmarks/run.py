@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
             row: dict = {"bytes": corpus.dir_bytes(data_dir)}
             for answerer in ("auto", "none"):
                 log(f"latency at {n:,} chunks, answerer={answerer}")
-                row[answerer] = latency.run_worker(data_dir, answerer, 20 if quick else 60)
+                row[answerer] = latency.run_worker(
+                    data_dir, answerer, 20 if quick else 60, repeats=1 if quick else 3
+                )
             if n == 100_000 or (quick and n == max(scales)):
                 log(f"cold start at {n:,} chunks")
                 row["cold_start"] = {
