@@ -126,6 +126,7 @@ def run_feeds_list(args) -> int:
                 "error": record.get("error"),
                 "entries": len(record.get("entries", {})),
                 "indexed": sum(e.get("status") == "indexed" for e in entries),
+                "duplicates": sum(e.get("status") == "duplicate" for e in entries),
             }
         )
     if args.json:
@@ -139,7 +140,8 @@ def run_feeds_list(args) -> int:
         print(f"{row['url']}{title}")
         if row["last_checked"]:
             line = f"  checked {row['last_checked']}: {row['status']}, {row['entries']} entries"
-            line += f" ({row['indexed']} indexed)"
+            copies = f", {row['duplicates']} copies of other stories" if row["duplicates"] else ""
+            line += f" ({row['indexed']} indexed{copies})"
             print(line + (f"; error: {row['error']}" if row["error"] else ""))
         else:
             print("  never polled")

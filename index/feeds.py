@@ -27,6 +27,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,17 +36,22 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.files import write_atomic
 from index.indexer import IndexReport
 from index.ingest import IngestError, make_article
 from index.lock import LockedError
 from index.models import Article
+from index.store import DB_NAME, Store, StoreError
 from index.text import normalize, one_line
 from index.web import Fetcher, FetchError, check_url, fetch_article, normalize_url
 
 __all__ = [
     "FeedState",
     "FeedUpdate",
+    "CopyFinder",
+    "NearDuplicates",
     "add_feeds",
     "configured_feeds",
     "feeds_lock",
@@ -144,16 +150,228 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _text_hash(article: Article) -> str:
-    """A digest of the article's body without its headline (syndicated copies of a story often
-    retitle it), case and spacing ignored."""
+def _body(article: Article) -> str:
+    """The article's text without its headline (syndicated copies of a story often retitle it)."""
     first, _, rest = article.text.partition("\n")
-    body = (
-        rest
-        if rest and one_line(first).casefold() == one_line(article.title).casefold()
-        else article.text
-    )
-    return hashlib.blake2b(one_line(body).casefold().encode(), digest_size=12).hexdigest()
+    if rest and one_line(first).casefold() == one_line(article.title).casefold():
+        return rest
+    return article.text
+
+
+def _text_hash(article: Article) -> str:
+    """A digest of the article's body without its headline, case and spacing ignored."""
+    return hashlib.blake2b(one_line(_body(article)).casefold().encode(), digest_size=12).hexdigest()
+
+
+# --- near-duplicates: syndicated copies that differ by a byline, a credit line or a word ---------
+SHINGLE_WORDS = 3  # word 3-grams: one changed word touches 3 of them
+MINHASH_PERMUTATIONS = 128  # the Jaccard estimate's standard error is about 0.03 near 0.85
+NEAR_DUPLICATE = 0.8  # estimated Jaccard similarity of the shingle sets at or above: a copy
+NEAR_MIN_WORDS = 25  # shorter bodies are only matched exactly (too few shingles to judge)
+NEAR_KEEP = 3000  # signatures remembered (the most recent), ~0.9 KB each in the state file
+NEAR_DAYS = 30  # and for at most this long: syndicated copies appear within days
+NEAR_SCHEME = f"minhash-{SHINGLE_WORDS}w-{MINHASH_PERMUTATIONS}-v1"
+_MERSENNE = (1 << 61) - 1
+
+
+def _hash_constants(tag: str) -> np.ndarray:
+    """Fixed per-permutation constants (derived from blake2b, so saved signatures stay
+    comparable whatever numpy's random generators do in later versions)."""
+    values = [
+        int.from_bytes(hashlib.blake2b(f"{tag}{i}".encode(), digest_size=8).digest(), "little")
+        % (_MERSENNE - 1) + 1
+        for i in range(MINHASH_PERMUTATIONS)
+    ]  # fmt: skip
+    return np.array(values, dtype=np.uint64)
+
+
+_PERM_A, _PERM_B = _hash_constants("a"), _hash_constants("b")
+_CREDIT_LINE = re.compile(
+    r"^\s*(\(?(additional\s+)?(reporting|writing|editing|compiled|produced|research|"
+    r"translated|photos?|graphics?)\s+by\b|(copyright|©|\(c\))|all rights reserved|"
+    r"(read|see)\s+more\b|related\s*:)",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^\s*(by|from|von|par|por)\s+\S", re.IGNORECASE)
+_DATELINE = re.compile(  # "LONDON, March 5 (Reuters) - " at the start of the story
+    r"^\s*[A-Z][\w .,'/-]{0,60}?\((reuters|ap|afp|bloomberg|upi|dpa|efe)\)\s*[-\u2013\u2014:]+\s*",
+    re.IGNORECASE,
+)
+
+
+def _story_words(body: str) -> list[str]:
+    """The words of a story without what copies of it change: bylines, credit and copyright
+    lines, a wire dateline."""
+    lines = [line for line in body.split("\n") if line.strip()]
+    kept = []
+    for i, line in enumerate(lines):
+        if _CREDIT_LINE.match(line) or (_BYLINE.match(line) and len(line.split()) <= 12):
+            continue
+        kept.append(_DATELINE.sub("", line, count=1) if i < 3 else line)
+    return re.findall(r"\w+", " ".join(kept).casefold())
+
+
+def signature(body: str) -> np.ndarray | None:
+    """The MinHash signature (uint32 x MINHASH_PERMUTATIONS) of the body's word shingles; None
+    when it is too short to compare."""
+    words = _story_words(body)
+    if len(words) < NEAR_MIN_WORDS:
+        return None
+    k = SHINGLE_WORDS
+    shingles = {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
+    x = np.fromiter(
+        (int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
+         for g in shingles),
+        dtype=np.uint64, count=len(shingles),
+    )  # fmt: skip
+    with np.errstate(over="ignore"):  # a*x wraps around 2**64: still a fine hash
+        hashed = (np.multiply.outer(_PERM_A, x) + _PERM_B[:, None]) % np.uint64(_MERSENNE)
+    return (hashed & np.uint64(0xFFFFFFFF)).min(axis=1).astype(np.uint32)
+
+
+class NearDuplicates:
+    """MinHash signatures of recently indexed article bodies, to find copies of a story.
+
+    `find(id, sig)` returns the id of a remembered article (other than `id`) whose estimated
+    shingle Jaccard similarity is at least NEAR_DUPLICATE, with that similarity. Comparing one
+    new article against the NEAR_KEEP remembered ones is one vectorised comparison (~0.4M
+    integer compares). Saved in the feed state; older than NEAR_DAYS or beyond NEAR_KEEP are
+    forgotten when saved."""
+
+    def __init__(self, items: Iterable[tuple[str, np.ndarray, str]] = ()) -> None:
+        self._items: dict[str, tuple[np.ndarray, str]] = {}
+        self._matrix: np.ndarray | None = None
+        self._ids: list[str] = []
+        self.added: dict[str, str | None] = {}  # id -> origin, added since loading
+        for article_id, sig, when in items:
+            self._items[article_id] = (sig, when)
+
+    @classmethod
+    def from_json(cls, data: Any) -> NearDuplicates:
+        if not isinstance(data, dict) or data.get("scheme") != NEAR_SCHEME:
+            return cls()  # none yet, or another scheme: not comparable, start afresh
+        items = []
+        for row in data.get("items", []):
+            try:
+                article_id, encoded, when = row
+                sig = np.frombuffer(bytes.fromhex(encoded), dtype="<u4").astype(np.uint32)
+            except (TypeError, ValueError):
+                continue
+            if sig.shape == (MINHASH_PERMUTATIONS,):
+                items.append((str(article_id), sig, str(when)))
+        return cls(items)
+
+    def to_json(self) -> dict:
+        cutoff = datetime.now(UTC).timestamp() - NEAR_DAYS * 86400
+        rows = sorted(self._items.items(), key=lambda kv: kv[1][1], reverse=True)
+        kept = [
+            [article_id, sig.astype("<u4").tobytes().hex(), when]
+            for article_id, (sig, when) in rows[:NEAR_KEEP]
+            if _timestamp(when) >= cutoff
+        ]
+        return {"scheme": NEAR_SCHEME, "items": kept}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, article_id: str) -> bool:
+        return article_id in self._items
+
+    def add(self, article_id: str, sig: np.ndarray | None, origin: str | None = None) -> None:
+        """Remember an article's signature (replacing an older one of the same id)."""
+        self.forget(article_id)
+        if sig is not None:
+            self._items[article_id] = (sig, _now())
+            self.added[article_id] = origin
+            self._matrix = None
+
+    def forget(self, article_id: str) -> None:
+        if self._items.pop(article_id, None) is not None:
+            self._matrix = None
+        self.added.pop(article_id, None)
+
+    def find(self, article_id: str, sig: np.ndarray | None) -> tuple[str, float] | None:
+        if sig is None or not self._items:
+            return None
+        if self._matrix is None:
+            self._ids = list(self._items)
+            self._matrix = np.stack([self._items[i][0] for i in self._ids])
+        similarity = (self._matrix == sig).mean(axis=1)
+        for row in np.argsort(-similarity, kind="stable"):
+            if similarity[row] < NEAR_DUPLICATE:
+                return None
+            if self._ids[row] != article_id:
+                return self._ids[row], round(float(similarity[row]), 3)
+        return None
+
+
+def _timestamp(when: str) -> float:
+    try:
+        return datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+
+
+class CopyFinder:
+    """Finds the article a new one copies: the same body (exact hash) or a near-identical one
+    (NearDuplicates), among what earlier runs indexed and what this run has taken so far. A
+    remembered original that is no longer in the index (`newsdesk remove`) does not count."""
+
+    def __init__(self, texts: dict[str, str], near: NearDuplicates, data_dir: Path | None) -> None:
+        self.texts, self.near, self.data_dir = texts, near, data_dir
+        self.taken: set[str] = set()  # ids this run passed on to the indexer
+        self._store: Store | None = None
+        self._gone: set[str] = set()
+        self._last: tuple[Article, str, np.ndarray | None] | None = None
+
+    def _fingerprints(self, article: Article) -> tuple[str, np.ndarray | None]:
+        if self._last is None or self._last[0] is not article:
+            self._last = (article, _text_hash(article), signature(_body(article)))
+        return self._last[1], self._last[2]
+
+    def find(self, article: Article) -> tuple[str, float] | None:
+        """(id of the article this one copies, similarity), or None."""
+        digest, sig = self._fingerprints(article)
+        twin = self.texts.get(digest)
+        if twin is not None and twin != article.id and self._exists(twin):
+            return twin, 1.0
+        while (found := self.near.find(article.id, sig)) is not None:
+            if self._exists(found[0]):
+                return found
+            self.near.forget(found[0])
+        return None
+
+    def add(self, article: Article) -> None:
+        """Remember an article passed on to the indexer."""
+        digest, sig = self._fingerprints(article)
+        self.taken.add(article.id)
+        self.texts[digest] = article.id
+        self.near.add(article.id, sig, article.origin)
+
+    def _exists(self, article_id: str) -> bool:
+        if article_id in self.taken or self.data_dir is None:
+            return True
+        if article_id in self._gone:
+            return False
+        if self._store is None:
+            if not (self.data_dir / DB_NAME).is_file():
+                return False
+            try:
+                self._store = Store(self.data_dir, readonly=True)
+            except StoreError:
+                return True  # cannot tell: keep the copy grouped
+        try:
+            found = self._store.article(article_id) is not None
+        except Exception:  # a database that went away mid-run: cannot tell
+            return True
+        if not found:
+            self._gone.add(article_id)
+        return found
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 class FeedState:
@@ -163,6 +381,8 @@ class FeedState:
     def __init__(self, path: Path | None = None, data: dict | None = None) -> None:
         self.path = path
         self.feeds: dict[str, dict] = dict((data or {}).get("feeds", {}))
+        self.near = NearDuplicates.from_json((data or {}).get("near"))
+        self.data_dir: Path | None = path.parent if path is not None else None
         self.warning: str | None = None
         self.duplicates: list[tuple[str, str]] = []  # (id, id with the same text) this run
         self._staged: dict[str, dict] = {}
@@ -183,9 +403,16 @@ class FeedState:
         return cls(path, data)
 
     @classmethod
-    def in_memory(cls) -> FeedState:
-        """A state that is never saved: every entry of every feed is read."""
-        return cls(None)
+    def in_memory(cls, data_dir: Path | None = None) -> FeedState:
+        """A state that is never saved: every entry of every feed is read. With `data_dir`, it
+        knows the near-duplicate signatures saved there (read only), so that copies of stories
+        indexed by earlier updates are still recognised."""
+        state = cls(None)
+        if data_dir is not None:
+            saved = cls.load(data_dir)
+            state.near, state.data_dir = saved.near, Path(data_dir)
+            state.near.added.clear()
+        return state
 
     def feed(self, url: str) -> dict:
         return self._staged.get(url) or self.feeds.get(url) or {}
@@ -197,7 +424,9 @@ class FeedState:
             for record in source.values():
                 for entry in record.get("entries", {}).values():
                     if entry.get("status") in ("indexed", "duplicate") and entry.get("link"):
-                        found[entry["link"]] = entry.get("article_id") or ""
+                        found[entry["link"]] = (
+                            entry.get("duplicate_of") or entry.get("article_id") or ""
+                        )
         return found
 
     def texts(self) -> dict[str, str]:
@@ -232,6 +461,10 @@ class FeedState:
                 record["etag"], record["last_modified"] = old.get("etag"), old.get("last_modified")
             self.feeds[url] = record
         self._staged.clear()
+        for article_id, origin in list(self.near.added.items()):
+            if origin and origin in failed:  # not indexed after all: no original of anything
+                self.near.forget(article_id)
+        self.near.added.clear()
         if report is not None:
             report.duplicates.extend(self.duplicates)
         self.duplicates = []
@@ -240,7 +473,8 @@ class FeedState:
     def save(self) -> None:
         if self.path is None:
             return
-        text = json.dumps({"version": STATE_VERSION, "feeds": self.feeds}, ensure_ascii=False)
+        data = {"version": STATE_VERSION, "feeds": self.feeds, "near": self.near.to_json()}
+        text = json.dumps(data, ensure_ascii=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, lambda tmp: tmp.write_text(text))
 
@@ -257,6 +491,7 @@ class FeedSummary:
     changed: int = 0  # entries fetched again because they changed
     retried: int = 0  # entries fetched again after a transient failure
     seen: int = 0  # entries skipped: seen before
+    duplicates: int = 0  # entries that were copies of a story already indexed (not indexed)
     requests: int = 0  # HTTP requests sent (retries and redirects included)
 
     def line(self) -> str:
@@ -264,7 +499,11 @@ class FeedSummary:
         parts = [f"{feeds} feed{'s' if feeds != 1 else ''}: {len(self.fetched)} read",
                  f"{len(self.not_modified)} not modified", f"{len(self.failed)} failed"]  # fmt: skip
         entries = f"entries: {self.new} new, {self.changed} changed, {self.retried} retried, "
-        entries += f"{self.seen} already seen; {self.requests} HTTP requests"
+        entries += f"{self.seen} already seen"
+        if self.duplicates:
+            entries += f", {self.duplicates} cop{'ies' if self.duplicates != 1 else 'y'} of "
+            entries += "stories already indexed"
+        entries += f"; {self.requests} HTTP requests"
         return ", ".join(parts) + "; " + entries
 
     def as_dict(self) -> dict:
@@ -276,6 +515,7 @@ class FeedSummary:
             "changed": self.changed,
             "retried": self.retried,
             "seen": self.seen,
+            "duplicates": self.duplicates,
             "requests": self.requests,
         }
 
@@ -389,8 +629,11 @@ def _fetch_feed(fetcher: Fetcher, url: str, old: dict) -> Any:
         doc = feedparser.parse(response.content, response_headers=response_headers)
     except Exception as exc:  # feedparser is lenient, but not everything is caught
         return FetchError(url, f"malformed feed ({type(exc).__name__})")
+    problem = doc.get("bozo_exception")
+    cut = _truncation(problem)
+    if cut:  # the loose parser would salvage the first entries; the rest would be lost
+        return FetchError(url, f"malformed feed (truncated XML: {cut})")
     if not doc.get("version") and not doc.entries:
-        problem = doc.get("bozo_exception")
         kind = response.media_type or "unknown type"
         detail = f": {problem}" if problem else ""
         return FetchError(url, f"not an RSS or Atom feed ({kind}{detail})")
@@ -398,10 +641,38 @@ def _fetch_feed(fetcher: Fetcher, url: str, old: dict) -> Any:
     return doc
 
 
-def read_feed_urls(feed_urls: Iterable[str], settings: Any) -> Iterator[Article | IngestError]:
+# What expat says when the document stops before its elements are closed.
+TRUNCATION_ERRORS = ("no element found", "unclosed token", "unclosed cdata section",
+                     "partial character")  # fmt: skip
+
+
+def _truncation(problem: object) -> str | None:
+    """The XML error when the feed was cut off (a truncated download, a server that died
+    mid-response), else None. Other well-formedness slips (an unescaped &, an HTML entity) are
+    left to feedparser's lenient parser, as every feed reader does."""
+    get_message = getattr(problem, "getMessage", None)
+    if get_message is None:  # not an xml.sax.SAXParseException
+        return None
+    message = str(get_message()).strip()
+    return message if message.lower() in TRUNCATION_ERRORS else None
+
+
+def read_feed_urls(
+    feed_urls: Iterable[str],
+    settings: Any,
+    *,
+    duplicates: list[tuple[str, str]] | None = None,
+    fetcher: Fetcher | None = None,
+) -> Iterator[Article | IngestError]:
     """Every entry of the feeds, with no memory of earlier runs (for `newsdesk index --feed`:
-    pages are fetched again, and the indexer skips what is unchanged)."""
-    return read_feeds(feed_urls, settings, FeedState.in_memory())
+    pages are fetched again, and the indexer skips what is unchanged), except the signatures of
+    recent stories: copies of them are left out, and (copy id, original id) pairs are added to
+    `duplicates` when the entries have all been read."""
+    data_dir = getattr(settings, "data_dir", None)
+    state = FeedState.in_memory(data_dir if data_dir and Path(data_dir).is_dir() else None)
+    yield from read_feeds(feed_urls, settings, state, fetcher=fetcher)
+    if duplicates is not None:
+        duplicates.extend(state.duplicates)
 
 
 def read_feeds(
@@ -497,8 +768,29 @@ def _read(
                 summary.changed += 1
 
     transient_feeds: set[str] = set()
-    run_ids: set[str] = set()
-    texts = state.texts()
+    copies = CopyFinder(state.texts(), state.near, state.data_dir)
+    try:
+        yield from _take(fetcher, jobs, records, copies, state, summary, transient_feeds)
+    finally:
+        copies.close()
+
+    for url, record in records.items():
+        if url in transient_feeds:  # poll the whole feed again next time, to retry
+            old = state.feeds.get(url, {})
+            record["etag"], record["last_modified"] = old.get("etag"), old.get("last_modified")
+        state.stage(url, record)
+
+
+def _take(
+    fetcher: Fetcher,
+    jobs: list[_Job],
+    records: dict[str, dict],
+    copies: CopyFinder,
+    state: FeedState,
+    summary: FeedSummary,
+    transient_feeds: set[str],
+) -> Iterator[Article | IngestError]:
+    """Fetch the jobs' pages; yield the articles that are neither failures nor copies."""
     results = fetcher.map(lambda job: _process(fetcher, job), jobs)
     for job, result in zip(jobs, results, strict=True):
         entry_record = job.record
@@ -510,34 +802,34 @@ def _read(
             else:
                 entry_record.update(status="failed", attempts=attempts, error=result.reason)
             yield result
-        elif result.id in run_ids:  # another entry of this run named the same canonical URL
+        elif result.id in copies.taken:  # another entry of this run named the same canonical URL
             entry_record.update(status="indexed", article_id=result.id, alias=True)
         else:
-            digest = _text_hash(result)
-            twin = texts.get(digest)
-            if twin is not None and twin != result.id:
+            update = bool(job.old) and job.old.get("status") == "indexed"
+            update = update and job.old.get("article_id") == result.id
+            original = None if update else copies.find(result)  # an update replaces its text
+            if original is not None:
+                twin, similarity = original
                 entry_record.update(status="duplicate", article_id=result.id, duplicate_of=twin)
+                entry_record.update(similarity=similarity)
+                entry_record.pop("attempts", None)
+                entry_record.pop("error", None)
                 state.duplicates.append((result.id, twin))
+                summary.duplicates += 1
             else:
-                run_ids.add(result.id)
-                texts[digest] = result.id
-                entry_record.update(status="indexed", article_id=result.id, text_hash=digest)
+                copies.add(result)
+                entry_record.update(status="indexed", article_id=result.id)
+                entry_record.update(text_hash=_text_hash(result))
                 entry_record.update(published=result.published, _origin=result.origin)
                 entry_record.pop("attempts", None)
                 entry_record.pop("error", None)
                 yield result
         for feed, key in job.aliases:
             alias = records[feed]["entries"][key]
-            for name in ("status", "article_id", "attempts", "error", "duplicate_of"):
+            for name in ("status", "article_id", "attempts", "error", "duplicate_of", "similarity"):
                 if name in entry_record:
                     alias[name] = entry_record[name]
             alias["alias"] = True
-
-    for url, record in records.items():
-        if url in transient_feeds:  # poll the whole feed again next time, to retry
-            old = state.feeds.get(url, {})
-            record["etag"], record["last_modified"] = old.get("etag"), old.get("last_modified")
-        state.stage(url, record)
 
 
 # --- one update: poll, index, commit -----------------------------------------------------------

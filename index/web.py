@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -161,7 +162,10 @@ class _GuardedBackend(httpcore.SyncBackend):
             for address in addresses:
                 reason = refused_reason(address)
                 if reason:
-                    what = f"is a {reason}" if host == address else f"resolves to a {reason}"
+                    if host == address:  # "10.0.0.1 is a private address", said once
+                        what = f"is a {reason.removesuffix(' ' + address)}"
+                    else:
+                        what = f"resolves to a {reason}"
                     raise BlockedAddressError(
                         host,
                         f"refused: {host} {what} (set NEWSDESK_ALLOW_PRIVATE_URLS=1 to allow)",
@@ -267,7 +271,13 @@ class Fetcher:
         max_bytes = max_bytes or self.policy.max_bytes
         current = check_url(url)
         for _hop in range(self.policy.max_redirects + 1):
-            response = self._with_retries(current, headers or {}, max_bytes)
+            try:
+                response = self._with_retries(current, headers or {}, max_bytes)
+            except FetchError as exc:
+                if current == url.strip():
+                    raise
+                reason = f"redirected to {current}: {exc.reason}"
+                raise FetchError(url, reason, transient=exc.transient) from None
             if response.status in REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
@@ -488,20 +498,37 @@ def fetch_article(
 
 
 def read_urls(
-    urls: list[str], settings: Any, *, fetcher: Fetcher | None = None
+    urls: list[str],
+    settings: Any,
+    *,
+    fetcher: Fetcher | None = None,
+    duplicates: list[tuple[str, str]] | None = None,
 ) -> Iterator[Article | IngestError]:
     """The article at each URL (fetched concurrently, yielded in order). Two URLs whose pages
-    name the same canonical URL give one article."""
+    name the same canonical URL give one article. A page whose story is a copy (the same or
+    near-identical text) of another one of this run, or of a recent story the feed updates of
+    this data directory indexed, is left out, and (its id, the original's id) is added to
+    `duplicates`."""
+    from index.feeds import CopyFinder, FeedState  # (index.feeds imports this module)
+
+    data_dir = getattr(settings, "data_dir", None)
+    memory = FeedState.in_memory(data_dir if data_dir and Path(data_dir).is_dir() else None)
+    copies = CopyFinder({}, memory.near, memory.data_dir)
     own = fetcher is None
     fetcher = fetcher or Fetcher(settings)
-    seen: set[str] = set()
     try:
         for item in fetcher.map(lambda u: fetch_article(fetcher, u), list(dict.fromkeys(urls))):
             if isinstance(item, Article):
-                if item.id in seen:
+                if item.id in copies.taken:
                     continue
-                seen.add(item.id)
+                original = copies.find(item)
+                if original is not None:
+                    if duplicates is not None:
+                        duplicates.append((item.id, original[0]))
+                    continue
+                copies.add(item)
             yield item
     finally:
+        copies.close()
         if own:
             fetcher.close()

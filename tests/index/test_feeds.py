@@ -483,3 +483,368 @@ def test_cli_feeds_and_update(tmp_path, monkeypatch, capsys):
         assert main(["feeds", "list", "--json"]) == 0
         (row,) = json.loads(capsys.readouterr().out)
         assert row["status"] == "not modified" and row["title"] == "T"
+
+
+# --- RSS 0.91 / 0.92 ---------------------------------------------------------------------------
+def rss_091(server: FeedServer) -> str:
+    """Netscape's RSS 0.91: a DOCTYPE, no GUIDs, no dates on items."""
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>'
+        '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://my.netscape.com/publish/formats/rss-0.91.dtd">'
+        '<rss version="0.91"><channel><title>Harbour Gazette</title>'
+        f"<link>{server.url('/')}</link><description>Local news</description>"
+        "<language>en-gb</language>"
+        f"<item><title>Ferry service resumes</title><link>{server.url('/g/ferry')}</link>"
+        "<description>Ferries run again.</description></item>"
+        f"<item><title>Lighthouse restored</title><link>{server.url('/g/lighthouse')}</link>"
+        "<description>The old lighthouse.</description></item>"
+        "</channel></rss>"
+    )
+
+
+def rss_092(server: FeedServer) -> str:
+    """RSS 0.92: entity-escaped HTML in descriptions (one carries the whole story), an
+    enclosure, no GUIDs."""
+    full = (
+        "&lt;p&gt;The harbour authority approved a plan on Monday to deepen the main shipping "
+        "channel by two metres, so that the largest container ships can dock at any tide.&lt;/p&gt;"
+        "&lt;p&gt;Dredging will start in the spring and last about eighteen months, the authority "
+        "said, at a cost of 140 million euros shared between the port and the regional "
+        "government. Fishermen have asked for a study of the effect on the oyster beds north of "
+        "the channel before any work starts.&lt;/p&gt;&lt;p&gt;The plan was approved by eleven "
+        "votes to two; the two members who voted against it said the cost to the regional "
+        "budget had not been explained.&lt;/p&gt;"
+    )
+    return (
+        '<?xml version="1.0"?><rss version="0.92"><channel><title>Port Weekly</title>'
+        f"<link>{server.url('/')}</link><description>Port news</description>"
+        f"<item><title>Channel to be deepened</title><link>{server.url('/w/channel')}</link>"
+        f"<description>{full}</description>"
+        f'<enclosure url="{server.url("/w/channel.mp3")}" length="1000" type="audio/mpeg"/></item>'
+        f"<item><title>Crane operators strike</title><link>{server.url('/w/cranes')}</link>"
+        "<description>&lt;b&gt;Cranes idle&lt;/b&gt; at the port.</description></item>"
+        "</channel></rss>"
+    )
+
+
+def test_rss_091_and_092_feeds_are_indexed(tmp_path, embedder):
+    with FeedServer() as server:
+        server.route("/091.xml", rss_091(server).encode("latin-1"), content_type="text/xml")
+        server.route("/092.xml", rss_092(server), content_type="application/rss+xml")
+        server.route("/g/ferry", page("Ferry service resumes", ["The ferry to the islands ran again on Saturday after a month of repairs to the pier."]))  # fmt: skip
+        server.route("/g/lighthouse", page("Lighthouse restored", ["Volunteers finished restoring the 1850 lighthouse, which opens to visitors in June."]))  # fmt: skip
+        server.route("/w/cranes", page("Crane operators strike", ["Crane operators at the container terminal began a 48-hour strike over shift patterns."]))  # fmt: skip
+        settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True, answerer="heuristic")
+        service = Newsdesk(settings, embedder=embedder)
+        update = poll_feeds(service, settings, feed_urls=[server.url("/091.xml"), server.url("/092.xml")])  # fmt: skip
+        assert update.report.ok and update.report.added == 4, update.report.failed
+        assert update.summary.fetched == [server.url("/091.xml"), server.url("/092.xml")]
+        articles = stored(settings)
+        assert set(articles) == {server.url(p) for p in ("/g/ferry", "/g/lighthouse", "/w/channel", "/w/cranes")}  # fmt: skip
+        ferry = articles[server.url("/g/ferry")]
+        assert ferry.source == "Harbour Gazette" and "month of repairs" in ferry.text
+        channel = articles[server.url("/w/channel")]  # the 0.92 description was the article
+        assert channel.title == "Channel to be deepened" and channel.source == "Port Weekly"
+        assert "140 million euros" in channel.text and "&lt;" not in channel.text
+        assert "/w/channel" not in server.paths() and "/w/channel.mp3" not in server.paths()
+        # entries without GUIDs are keyed by link: the next poll fetches no page again
+        server.clear()
+        again = poll_feeds(service, settings, feed_urls=[server.url("/091.xml"), server.url("/092.xml")])  # fmt: skip
+        assert again.summary.seen == 4 and sorted(server.paths()) == ["/091.xml", "/092.xml"]
+        answer = service.ask("How much will deepening the shipping channel cost?")
+        assert answer.sources[0].article_id == server.url("/w/channel")
+
+
+# --- syndicated near-duplicates ----------------------------------------------------------------
+PORT = [
+    "Dockworkers at the port of Rotterdam walked out on Tuesday in a dispute over automation, "
+    "leaving more than forty container ships waiting at anchor in the North Sea.",
+    "The union said the terminal operators had broken a promise not to replace crane drivers "
+    "with remote-controlled cranes before 2030, and that the strike would last until the plan "
+    "was withdrawn.",
+    "Europe's largest port handles about 14 million containers a year. Shipping lines said they "
+    "would divert vessels to Antwerp and Hamburg if the stoppage went on past the weekend.",
+]
+PORT_TALKS = [  # the same dispute, another story: talks, not the walkout
+    "Talks between the Rotterdam terminal operators and the dockworkers' union broke down on "
+    "Thursday after the operators refused to put their automation plan on hold.",
+    "A mediator appointed by the Dutch labour ministry will meet both sides next week. The "
+    "union's leader said members were ready for a longer fight, while the operators warned that "
+    "the port risked losing business to its rivals for good.",
+    "The walkout, now in its third day, has stranded containers of fruit and medicine, importers "
+    "said.",
+]
+
+
+def copy_with_byline_and_credits(paragraphs: list[str]) -> list[str]:
+    return ["By Maria Jansen", *paragraphs, "Reporting by Maria Jansen; Editing by Tom Hogue"]
+
+
+def one_word_changed(paragraphs: list[str]) -> list[str]:
+    return [paragraphs[0].replace("walked out", "went on strike", 1), *paragraphs[1:]]
+
+
+def test_signatures_see_copies_and_tell_stories_apart():
+    from index.feeds import NEAR_DUPLICATE, signature
+
+    def similarity(a: list[str], b: list[str]) -> float:
+        return float((signature("\n".join(a)) == signature("\n".join(b))).mean())
+
+    assert similarity(PORT, PORT) == 1.0
+    assert similarity(PORT, copy_with_byline_and_credits(PORT)) == 1.0  # credits are ignored
+    assert NEAR_DUPLICATE <= similarity(PORT, one_word_changed(PORT)) < 1.0
+    dateline = ["ROTTERDAM, March 5 (Reuters) - " + PORT[0], *PORT[1:]]
+    assert similarity(PORT, dateline) == 1.0
+    assert similarity(PORT, PORT_TALKS) < 0.2  # the same dispute, another story
+    assert similarity(PORT, PORT[:2]) < NEAR_DUPLICATE  # a third of it missing: not a copy
+    assert signature("Too short to compare: a single line.") is None
+
+
+def port_feeds(server: FeedServer, atom_paths: list[str]) -> None:
+    items = "".join(
+        f"<item><title>{t}</title><link>{server.url(p)}</link><guid>{p}</guid>"
+        "<pubDate>Tue, 05 Mar 2024 09:30:00 GMT</pubDate><description>Short.</description></item>"
+        for t, p in [
+            ("Rotterdam dockworkers strike", "/wire/port"),
+            ("Port talks fail", "/wire/port-talks"),
+        ]  # fmt: skip
+    )
+    server.route("/wire.xml", '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+                 f"<link>{server.url('/')}</link><description>d</description>{items}</channel></rss>",
+                 content_type="application/rss+xml")  # fmt: skip
+    entries = "".join(
+        f"<entry><title>Partner copy {p}</title><id>tag:partner,{p}</id>"
+        f'<link rel="alternate" href="{server.url(p)}"/><updated>2024-03-05T10:00:00Z</updated>'
+        "<summary>Short.</summary></entry>"
+        for p in atom_paths
+    )
+    server.route("/partner.xml", '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                 f"<title>Partner</title><id>urn:p</id><updated>2024-03-05T10:00:00Z</updated>"
+                 f"{entries}</feed>", content_type="application/atom+xml")  # fmt: skip
+
+
+def test_syndicated_near_copies_are_stored_once_and_grouped_under_the_first_url(
+    tmp_path, embedder, monkeypatch, capsys
+):
+    with FeedServer() as server:
+        server.route("/wire/port", page("Rotterdam dockworkers strike", PORT))
+        server.route("/wire/port-talks", page("Port talks fail", PORT_TALKS))
+        server.route("/partner/port", page("Strike paralyses Rotterdam", copy_with_byline_and_credits(PORT)))  # fmt: skip
+        server.route("/mirror/port", page("Rotterdam port at a standstill", one_word_changed(PORT)))  # fmt: skip
+        server.route("/late/port", page("Rotterdam strike (update)", copy_with_byline_and_credits(one_word_changed(PORT))))  # fmt: skip
+        port_feeds(server, ["/partner/port"])
+        feeds = [server.url("/wire.xml"), server.url("/partner.xml")]
+        settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True, answerer="heuristic")
+        service = Newsdesk(settings, embedder=embedder)
+        u = {p: server.url(p) for p in ("/wire/port", "/wire/port-talks", "/partner/port", "/mirror/port", "/late/port")}  # fmt: skip
+
+        # 1. The original, another story on the same dispute, and a copy with a byline and
+        # credits: the two stories are indexed, the copy is grouped under the first URL.
+        first = poll_feeds(service, settings, feed_urls=feeds)
+        assert first.report.ok and first.report.added == 2
+        assert set(stored(settings)) == {u["/wire/port"], u["/wire/port-talks"]}
+        assert first.report.duplicates == [(u["/partner/port"], u["/wire/port"])]
+        assert first.summary.duplicates == 1
+        assert first.summary.line().endswith(
+            "0 already seen, 1 copy of stories already indexed; 5 HTTP requests"
+        )
+        state = json.loads((settings.data_dir / STATE_FILE).read_text())
+        (copy,) = state["feeds"][feeds[1]]["entries"].values()
+        assert (copy["status"], copy["duplicate_of"]) == ("duplicate", u["/wire/port"])
+        assert copy["similarity"] >= 0.8
+        assert {row[0] for row in state["near"]["items"]} == {u["/wire/port"], u["/wire/port-talks"]}  # fmt: skip
+        from bot.cli import main
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("NEWSDESK_FEEDS", ",".join(feeds))
+        assert main(["feeds", "list", "--json", "--data-dir", str(settings.data_dir)]) == 0
+        rows = {row["url"]: row for row in json.loads(capsys.readouterr().out)}
+        assert (rows[feeds[1]]["indexed"], rows[feeds[1]]["duplicates"]) == (0, 1)
+        assert main(["feeds", "list", "--data-dir", str(settings.data_dir)]) == 0
+        assert "1 entries (0 indexed, 1 copies of other stories)" in capsys.readouterr().out
+
+        # 2. Search shows the story once; the other story is there too.
+        hits = service.searcher.search("Why did the dockworkers in Rotterdam strike?", k=10)
+        walkout = [h for h in hits if "forty container ships" in h.text]
+        assert [h.article_id for h in walkout] == [u["/wire/port"]]
+        assert u["/wire/port-talks"] in {h.article_id for h in hits}
+        assert u["/partner/port"] not in {h.article_id for h in hits}
+
+        # 3. A later poll brings a copy with one word changed: the saved signatures find it.
+        port_feeds(server, ["/partner/port", "/mirror/port"])
+        server.clear()
+        second = poll_feeds(service, settings, feed_urls=feeds)
+        assert second.report.ok and (second.report.added, second.report.updated) == (0, 0)
+        assert second.report.duplicates == [(u["/mirror/port"], u["/wire/port"])]
+        assert "/mirror/port" in server.paths() and "/partner/port" not in server.paths()
+        server.clear()
+        third = poll_feeds(service, settings, feed_urls=feeds)  # and it is not fetched again
+        assert third.report.duplicates == [] and third.summary.seen == 4
+        assert sorted(server.paths()) == ["/partner.xml", "/wire.xml"]
+
+        # 4. Once the original is removed from the index, a new copy is no longer grouped.
+        assert service.remove([u["/wire/port"]]) == 1
+        port_feeds(server, ["/partner/port", "/mirror/port", "/late/port"])
+        fourth = poll_feeds(service, settings, feed_urls=feeds)
+        assert fourth.report.added == 1 and fourth.report.duplicates == []
+        assert set(stored(settings)) == {u["/late/port"], u["/wire/port-talks"]}
+
+
+def test_index_urls_and_feeds_leave_out_copies_and_say_so(tmp_path, embedder):
+    from index.feeds import read_feed_urls
+    from index.web import read_urls
+
+    with FeedServer() as server:
+        server.route("/wire/port", page("Rotterdam dockworkers strike", PORT))
+        server.route("/wire/port-talks", page("Port talks fail", PORT_TALKS))
+        server.route("/partner/port", page("Strike paralyses Rotterdam", copy_with_byline_and_credits(PORT)))  # fmt: skip
+        server.route("/mirror/port", page("Rotterdam port at a standstill", one_word_changed(PORT)))  # fmt: skip
+        port_feeds(server, ["/partner/port"])
+        settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True)
+        service = Newsdesk(settings, embedder=embedder)
+        duplicates: list = []
+        urls = [server.url(p) for p in ("/wire/port", "/mirror/port", "/wire/port-talks")]
+        report = service.index_articles(read_urls(urls, settings, duplicates=duplicates))
+        assert report.ok and report.added == 2
+        assert duplicates == [(urls[1], urls[0])]
+        # `index --feed`: no memory of entries, but copies of what is indexed are left out
+        poll = poll_feeds(
+            service, settings, feed_urls=[server.url("/wire.xml")]
+        )  # saves signatures
+        assert poll.report.unchanged == 2
+        duplicates = []
+        report = service.index_articles(read_feed_urls([server.url("/partner.xml")], settings, duplicates=duplicates))  # fmt: skip
+        assert report.ok and (report.added, report.unchanged) == (0, 0)
+        assert duplicates == [(server.url("/partner/port"), urls[0])]
+        assert set(stored(settings)) == {urls[0], urls[2]}
+
+
+# --- hostile feeds against a real index --------------------------------------------------------
+def small_rss(server: FeedServer, title: str, paths: list[str]) -> str:
+    items = "".join(
+        f"<item><title>Story {p}</title><link>{server.url(p)}</link><guid>{p}</guid>"
+        "<pubDate>Tue, 05 Mar 2024 09:30:00 GMT</pubDate><description>Short.</description></item>"
+        for p in paths
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>{server.url('/')}</link><description>d</description>"
+        f"{items}</channel></rss>"
+    )
+
+
+def index_state(service: Newsdesk) -> dict:
+    stats = service.stats(verify=True)
+    store = Store(service.settings.data_dir)
+    try:
+        generation, hashes = store.generation, store.hashes()
+    finally:
+        store.close()
+    keys = ("articles", "chunks", "faiss_vectors", "bm25_chunks", "consistent")
+    return {"generation": generation, "hashes": hashes, **{k: stats[k] for k in keys}}
+
+
+def test_hostile_feeds_are_one_line_each_and_leave_the_index_as_it_was(tmp_path, embedder, monkeypatch, capsys):  # fmt: skip
+    import httpcore
+
+    from bot.cli import main
+    from index import web
+
+    with FeedServer() as server:
+        stories = {
+            "/a/1": (
+                "Tram line opens",
+                "The new tram line between the station and the university opened on Sunday with free rides.",
+            ),  # fmt: skip
+            "/a/2": (
+                "Library extended",
+                "The city library reopened after an extension that doubles its reading rooms.",
+            ),  # fmt: skip
+            "/b/1": (
+                "Bridge closed",
+                "The old river bridge was closed to lorries after inspectors found cracks in two piers.",
+            ),  # fmt: skip
+            "/b/2": (
+                "Market moves",
+                "The Saturday market moves to the cathedral square for the summer months.",
+            ),  # fmt: skip
+        }
+        for path, (title, text) in stories.items():
+            server.route(path, page(title, [text]))
+        server.route("/good.xml", small_rss(server, "Good", ["/a/1", "/a/2"]), content_type="application/rss+xml", etag='"g1"')  # fmt: skip
+        server.route("/cut.xml", small_rss(server, "Cut", ["/b/1"]), content_type="application/rss+xml", etag='"c1"')  # fmt: skip
+        good, cut = server.url("/good.xml"), server.url("/cut.xml")
+        data_dir = tmp_path / "d"
+        settings = Settings(data_dir=data_dir, allow_private_urls=True, answerer="heuristic")
+        service = Newsdesk(settings, embedder=embedder)
+        first = poll_feeds(service, settings, feed_urls=[good, cut])
+        assert first.report.ok and first.report.added == 3
+        before = index_state(service)
+        assert before["articles"] == 3 and before["consistent"] and before["generation"] >= 1
+        state_before = json.loads((data_dir / STATE_FILE).read_text())["feeds"][cut]
+
+        monkeypatch.chdir(tmp_path)  # no .env of the checkout
+        monkeypatch.setenv("NEWSDESK_DATA_DIR", str(data_dir))
+        monkeypatch.delenv("NEWSDESK_ALLOW_PRIVATE_URLS", raising=False)
+
+        # 1. A feed cut off mid-download (a new, complete first entry, then the XML just stops):
+        # the feed fails as a whole; nothing of it is indexed, its state is kept.
+        whole = small_rss(server, "Cut", ["/b/2", "/b/1"])
+        route = server.routes["/cut.xml"]
+        route.body, route.etag = whole[: whole.index("<guid>/b/1") + 9].encode(), '"c2"'
+        monkeypatch.setenv("NEWSDESK_ALLOW_PRIVATE_URLS", "1")
+        monkeypatch.setenv("NEWSDESK_FEEDS", f"{good},{cut}")
+        server.clear()
+        assert main(["update"]) == 1
+        out = capsys.readouterr().out.splitlines()
+        failed = [line for line in out if line.startswith("  failed: ")]
+        assert failed == [f"  failed: {cut}: malformed feed (truncated XML: no element found)"]
+        assert out[0].startswith("2 feeds: 0 read, 1 not modified, 1 failed")
+        assert sorted(server.lines()) == ["GET /cut.xml -> 200  (If-None-Match)", "GET /good.xml -> 304  (If-None-Match)"]  # fmt: skip
+        assert index_state(service) == before
+        state_now = json.loads((data_dir / STATE_FILE).read_text())["feeds"][cut]
+        assert (state_now["status"], state_now["etag"]) == ("failed", '"c1"')
+        assert state_now["entries"] == state_before["entries"]
+
+        # 2. Feeds that redirect to a private address and to the cloud metadata service, with
+        # private addresses refused (the test server's own 127.0.0.1 counts as public here):
+        # refused before any connection is made.
+        real = web.refused_reason
+        monkeypatch.setattr(web, "refused_reason", lambda a: None if a == "127.0.0.1" else real(a))
+        connected = []
+        connect = httpcore.SyncBackend.connect_tcp
+
+        def spy(self, host, port, *args, **kwargs):
+            connected.append(host)
+            return connect(self, host, port, *args, **kwargs)
+
+        monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", spy)
+        inner = f"http://10.0.0.1:{server.port}/feed.xml"
+        metadata = "http://169.254.169.254/latest/meta-data/"
+        server.route("/moved.xml", location=inner, status=302)
+        server.route("/meta.xml", location=metadata, status=301)
+        moved, meta = server.url("/moved.xml"), server.url("/meta.xml")
+        monkeypatch.delenv("NEWSDESK_ALLOW_PRIVATE_URLS")
+        monkeypatch.setenv("NEWSDESK_FEEDS", f"{good},{moved},{meta}")
+        server.clear()
+        assert main(["update"]) == 1
+        out = capsys.readouterr().out.splitlines()
+        allow = "(set NEWSDESK_ALLOW_PRIVATE_URLS=1 to allow)"
+        assert (
+            [line for line in out if line.startswith("  failed: ")]
+            == [
+                f"  failed: {moved}: redirected to {inner}: refused: 10.0.0.1 is a private address {allow}",  # fmt: skip
+                f"  failed: {meta}: redirected to {metadata}: refused: 169.254.169.254 is a link-local address {allow}",  # fmt: skip
+            ]
+        )
+        assert set(connected) == {"127.0.0.1"}  # nothing was sent anywhere else
+        assert sorted(server.paths()) == ["/good.xml", "/meta.xml", "/moved.xml"]
+        assert index_state(service) == before
+
+        # 3. The feed is whole again: its new entry is found (its validators were not advanced)
+        monkeypatch.undo()
+        route.body = whole.encode()
+        fixed = poll_feeds(service, settings, feed_urls=[good, cut])
+        assert fixed.report.ok and fixed.report.added == 1
+        assert index_state(service)["articles"] == 4

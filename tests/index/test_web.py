@@ -168,7 +168,8 @@ def test_non_html_and_malformed_pages_are_reported(server, fetcher):
 
 def test_per_host_concurrency_is_limited(server):
     for i in range(6):
-        server.route(f"/p{i}", page(f"Story {i}", DAM), delay=0.15)
+        text = f"The council met for the {i}th time this year and approved the harbour budget."
+        server.route(f"/p{i}", page(f"Story {i}", text), delay=0.15)
     policy = FetchPolicy(per_host=2, workers=6)
     with Fetcher(policy=policy, allow_private=True) as f:
         items = list(read_urls([server.url(f"/p{i}") for i in range(6)], None, fetcher=f))
