@@ -848,3 +848,26 @@ def test_hostile_feeds_are_one_line_each_and_leave_the_index_as_it_was(tmp_path,
         fixed = poll_feeds(service, settings, feed_urls=[good, cut])
         assert fixed.report.ok and fixed.report.added == 1
         assert index_state(service)["articles"] == 4
+
+
+def test_near_duplicate_memory_is_saved_bounded_and_ignores_other_schemes(monkeypatch):
+    from index import feeds
+    from index.feeds import NearDuplicates, signature
+
+    monkeypatch.setattr(feeds, "NEAR_KEEP", 3)
+    near = NearDuplicates()
+    stories = [" ".join(f"word{i}x{j}" for j in range(40)) for i in range(5)]
+    for i, story in enumerate(stories):
+        near.add(f"id{i}", signature(story), origin=f"https://x/{i}")
+    assert near.find("new", signature(stories[0])) == ("id0", 1.0)
+    assert near.find("id0", signature(stories[0])) is None  # an article is no copy of itself
+    saved = json.loads(json.dumps(near.to_json()))
+    assert [row[0] for row in saved["items"]] == ["id4", "id3", "id2"]  # the most recent 3
+    loaded = NearDuplicates.from_json(saved)
+    assert len(loaded) == 3 and loaded.find("new", signature(stories[0])) is None
+    assert loaded.find("new", signature(stories[3])) == ("id3", 1.0)
+    saved["items"][0][2] = "2000-01-01T00:00:00Z"  # older than NEAR_DAYS: dropped when saved
+    assert [row[0] for row in NearDuplicates.from_json(saved).to_json()["items"]] == ["id3", "id2"]
+    assert len(NearDuplicates.from_json({**saved, "scheme": "minhash-5w-64-v0"})) == 0
+    broken = {**saved, "items": [["id9", "not base64!", "2024-01-01T00:00:00Z"], *saved["items"]]}
+    assert len(NearDuplicates.from_json(broken)) == 3
