@@ -66,16 +66,18 @@ def cmd_index(args: argparse.Namespace) -> int:
             2,
         )
 
+    copies: list[tuple[str, str]] = []  # (url, the url of the story it copies), from the web
+
     def items() -> Iterator:
         yield from read_paths(files)
         if urls:
             from index.web import read_urls
 
-            yield from read_urls(urls, service.settings)
+            yield from read_urls(urls, service.settings, duplicates=copies)
         if args.feed:
             from index.feeds import read_feed_urls
 
-            yield from read_feed_urls(args.feed, service.settings)
+            yield from read_feed_urls(args.feed, service.settings, duplicates=copies)
 
     bar = _progress_bar(args)
     try:
@@ -85,6 +87,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
+    report.duplicates.extend(copies)
     if not args.quiet or not report.ok:
         print_report(report, args.json)
     return 0 if report.ok else 1

@@ -149,7 +149,7 @@ def format_report(report: IndexReport) -> str:
         f"{report.chunks} chunks embedded in {report.seconds:.1f} s ({report.chunks_per_second:.1f} chunks/s)",
     ]
     for dup, original in report.duplicates[:20]:
-        lines.append(f"  duplicate: {dup} has the same text as {original} (stored once)")
+        lines.append(f"  duplicate: {dup} is a copy of {original} (stored once)")
     if len(report.duplicates) > 20:
         lines.append(f"  … and {len(report.duplicates) - 20} more duplicates")
     for error in report.failed:

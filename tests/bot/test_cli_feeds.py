@@ -125,6 +125,17 @@ def test_index_an_article_page(server, env, capsys):
     assert stored(env)["_generation"] == 1
 
 
+def test_a_syndicated_copy_under_another_url_is_stored_once_and_reported(server, env, capsys):
+    original, copy = server.url("/news/dam"), server.url("/partner/dam-copy")
+    retold = [DAM[0].replace("difficult", "tough"), DAM[1], "Reporting by Jane Roe; editing by Sam Poe."]  # fmt: skip
+    server.route("/partner/dam-copy", page("Egypt and Ethiopia sign Nile dam deal", retold))
+    assert main(["--data-dir", str(env), "index", server.url("/story/dam"), copy]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "1 added, 0 updated, 0 unchanged, 0 removed, 1 duplicates, 0 failed"
+    assert f"  duplicate: {copy} is a copy of {original} (stored once)" in out
+    assert set(stored(env)) == {original, "_generation"}
+
+
 def test_index_several_feeds_then_update_twice(server, env, capsys):
     rss_url, atom_url = server.url("/rss.xml"), server.url("/atom.xml")
     assert main(["index", "--data-dir", str(env), "--feed", rss_url, atom_url]) == 0
