@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,13 @@ SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".json", ".jsonl"}
 MAX_FILE_BYTES = 50 * 1024 * 1024  # one document (.txt/.md/.html/.json)
 MAX_LINE_BYTES = 10 * 1024 * 1024  # one JSONL line
 MAX_TEXT_CHARS = 1_000_000  # one article body
+# HTML extraction (trafilatura over lxml) takes time quadratic in the number of elements: 32,000
+# `<p>x</p>` (250 KB) take ~9 s on a busy 2-core machine, 130,000 (1 MB) ~100 s. A long news page
+# has a few thousand elements; beyond this many the page is refused before it is parsed.
+MAX_HTML_ELEMENTS = 50_000
 _META_KEYS = {"date": "published", "published": "published", "url": "url", "link": "url"}
 _META_KEYS |= {"source": "source"}
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # cannot be encoded as UTF-8 (nor stored, nor hashed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +139,24 @@ def _from_text_file(path: Path, text: str) -> Article | IngestError:
     )
 
 
+def html_problem(where: str, html: str | bytes) -> IngestError | None:
+    """An IngestError when the page has more elements than extraction can afford, else None.
+    Counts start tags (every `<` that is not `</`) without parsing: linear time, no memory."""
+    lt, close = ("<", "</") if isinstance(html, str) else (b"<", b"</")
+    elements = html.count(lt) - html.count(close)
+    if elements > MAX_HTML_ELEMENTS:
+        return IngestError(
+            where, f"too many HTML elements ({elements:,}; limit {MAX_HTML_ELEMENTS:,})"
+        )
+    return None
+
+
 def _from_html(path: Path, html: str) -> Article | IngestError:
     import trafilatura
 
+    problem = html_problem(str(path), html)
+    if problem is not None:
+        return problem
     try:
         doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
     except Exception as exc:  # trafilatura raises many kinds on broken markup
@@ -157,10 +178,13 @@ def _from_html(path: Path, html: str) -> Article | IngestError:
 def _read_json(path: Path, text: str) -> Iterator[Article | IngestError]:
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         where = f"{path}:{line}" if line else str(path)
-        yield IngestError(where, f"malformed JSON ({getattr(exc, 'msg', 'nested too deeply')})")
+        yield IngestError(where, _json_problem(exc))
+        return
+    if data == []:
+        yield IngestError(str(path), "no articles in the file (an empty list)")
         return
     records = data if isinstance(data, list) else [data]
     for i, record in enumerate(records):
@@ -172,12 +196,22 @@ def _read_json(path: Path, text: str) -> Iterator[Article | IngestError]:
 def _read_jsonl(path: Path) -> Iterator[Article | IngestError]:
     seen_any = False
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        # readline with a limit: a line longer than that (a 100 MB file without a newline) is
+        # skipped a piece at a time instead of being read into memory whole
+        while raw := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
             where = f"{path}:{number}"
-            seen_any = seen_any or bool(raw.strip())
             if len(raw) > MAX_LINE_BYTES:
-                yield IngestError(where, f"line too long ({len(raw) // 2**20} MB)")
+                seen_any, size = True, len(raw)
+                while not raw.endswith(b"\n") and (raw := handle.readline(2**20)):
+                    size += len(raw)
+                yield IngestError(
+                    where,
+                    f"line too long ({size // 2**20} MB; limit {MAX_LINE_BYTES // 2**20} MB)",
+                )
                 continue
+            seen_any = seen_any or bool(raw.strip())
             if not raw.strip():
                 continue
             line = _decode(where, raw)
@@ -186,16 +220,24 @@ def _read_jsonl(path: Path) -> Iterator[Article | IngestError]:
                 continue
             try:
                 record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                yield IngestError(
-                    where, f"malformed JSON ({getattr(exc, 'msg', 'nested too deeply')})"
-                )
+            except (ValueError, RecursionError) as exc:
+                yield IngestError(where, _json_problem(exc))
                 continue
             yield make_article(
                 where, record, origin=str(path), default_id=f"{file_id(path)}#{number}"
             )
     if not seen_any:
         yield IngestError(str(path), "empty file")
+
+
+def _json_problem(exc: Exception) -> str:
+    """Why `json.loads` refused a document, in a few words."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"malformed JSON ({exc.msg})"
+    if isinstance(exc, RecursionError):
+        return "malformed JSON (nested too deeply)"
+    # Python refuses integers of more than sys.get_int_max_str_digits() digits (a ValueError)
+    return "malformed JSON (a number too long to read)"
 
 
 def make_article(
@@ -210,6 +252,8 @@ def make_article(
         value = record.get(key)
         if value is not None and not isinstance(value, str | int) or isinstance(value, bool):
             return IngestError(where, f"field {key!r} must be a string, got {type(value).__name__}")
+        if isinstance(value, str) and _SURROGATE.search(value):  # a JSON escape like "\ud800"
+            return IngestError(where, f"field {key!r} is not valid Unicode (a lone surrogate)")
     text = normalize(str(record.get("text") or ""))
     if not text:
         return IngestError(where, "article has no text")
