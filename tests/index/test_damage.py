@@ -22,6 +22,7 @@ from bot.cli import main
 from index.doctor import REPAIR_HINT, problems
 from index.indexer import Indexer
 from index.ingest import read_paths
+from index.lexical import LexicalIndex
 from index.search import Searcher
 from index.settings import SearchMode, Settings
 from index.snapshot import dense_path, lexical_path
@@ -117,16 +118,30 @@ def truncated(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
+def emptied(path: Path) -> None:
+    path.write_bytes(b"")
+
+
 def deleted(path: Path) -> None:
     path.unlink()
 
 
+def stale(path: Path) -> None:
+    """A well-formed BM25 file that does not match the database (here: an empty one)."""
+    LexicalIndex.empty().save(path)
+
+
 # --- damaged FAISS / BM25 files ----------------------------------------------------------------
 DAMAGE = [
-    pytest.param(dense_path, garbage, "damaged: {} cannot be read as a FAISS index", id="faiss-garbage"),
-    pytest.param(dense_path, truncated, "damaged: {} cannot be read as a FAISS index", id="faiss-truncated"),
-    pytest.param(dense_path, deleted, "missing: {}", id="faiss-missing"),
-    pytest.param(lexical_path, garbage, "damaged: {} cannot be read as a BM25 index", id="bm25-garbage"),
+    pytest.param(dense_path, garbage, "index file damaged: {} cannot be read as a FAISS index", id="faiss-garbage"),
+    pytest.param(dense_path, truncated, "index file damaged: {} cannot be read as a FAISS index", id="faiss-truncated"),
+    pytest.param(dense_path, deleted, "index file missing: {}", id="faiss-missing"),
+    pytest.param(dense_path, emptied, "index file damaged: {} cannot be read as a FAISS index", id="faiss-empty"),
+    pytest.param(lexical_path, garbage, "index file damaged: {} cannot be read as a BM25 index", id="bm25-garbage"),
+    pytest.param(lexical_path, truncated, "index file damaged: {} cannot be read as a BM25 index", id="bm25-truncated"),
+    pytest.param(lexical_path, emptied, "index file damaged: {} cannot be read as a BM25 index", id="bm25-empty"),
+    pytest.param(lexical_path, deleted, "index file missing: {}", id="bm25-missing"),
+    pytest.param(lexical_path, stale, "index files disagree: 7 vectors but 0 BM25 entries", id="bm25-stale"),
 ]  # fmt: skip
 
 
@@ -136,11 +151,16 @@ def test_a_damaged_index_file_is_named_in_one_line_and_doctor_repair_rebuilds_it
 ):
     path = file_of(data, generation(data))
     damage(path)
-    problem = "index file " + problem.format(path)
+    problem = problem.format(path)
 
     ask = newsdesk(data, "ask", QUESTION)
     assert (ask.returncode, ask.stdout) == (1, "")
     assert ask.stderr == f"newsdesk: error: {problem}{REPAIR_ADVICE}\n"  # one line, no traceback
+
+    stats = newsdesk(data, "stats", "--json")
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["consistent"] is False
+    assert json.loads(stats.stdout)["problem"] == problem
 
     doctor = newsdesk(data, "doctor")
     assert (doctor.returncode, doctor.stdout, doctor.stderr) == (
@@ -154,6 +174,8 @@ def test_a_damaged_index_file_is_named_in_one_line_and_doctor_repair_rebuilds_it
 
     again = newsdesk(data, "doctor")
     assert (again.returncode, again.stdout) == (0, "index is consistent\n")
+    stats = json.loads(newsdesk(data, "stats", "--json").stdout)
+    assert stats["consistent"] is True and stats["faiss_vectors"] == stats["bm25_chunks"] == 7
     assert problems(data) == []
     assert_answers_from_both_indexes(data, embedder)
 
