@@ -5,8 +5,28 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# A number with thousands separators and an optional decimal part, or a word (letters/digits).
-_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)*|\w+")
+
+def _mark_ranges() -> str:
+    """A regex class body of the Unicode combining marks (Mn, Mc, Me): Python's \\w leaves them
+    out, which cut Hindi or vowelled Arabic words into pieces at every vowel sign."""
+    ranges: list[list[int]] = []
+    for code in [*range(0x30000), *range(0xE0100, 0xE01F0)]:  # + variation selectors
+        if unicodedata.category(chr(code))[0] == "M":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in ranges)
+
+
+_LETTER = f"(?:[^\\W\\d_]|[{_mark_ranges()}])"
+# A number with thousands separators and an optional decimal part, or a word (letters and the
+# marks on them), or any other run of word characters.
+_TOKEN = re.compile(
+    rf"\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]{_LETTER}*(?:['’]{_LETTER}+)*|\w+"
+)
+
+_DOTTED_I = re.compile("i\u0307+")
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -30,7 +50,10 @@ def _stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Terms for BM25. '650,000' and '650000' give the same term; "Jordan's" gives 'jordan'."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    # casefold can decompose ('ǰ' -> 'j' + caron): compose again; the dotted 'İ' folds to 'i' + a
+    # combining dot, which no query typed as 'istanbul' has: drop the dot
+    text = _DOTTED_I.sub("i", unicodedata.normalize("NFKC", text).casefold())
+    text = unicodedata.normalize("NFKC", text)
     terms: list[str] = []
     for match in _TOKEN.finditer(text):
         token = match.group()
@@ -42,5 +65,7 @@ def tokenize(text: str) -> list[str]:
             continue
         token = re.split(r"['’]", token, maxsplit=1)[0]
         if token and token not in STOPWORDS:
-            terms.append(_stem(token))
+            stem = _stem(token)
+            # 'wills', 'cans': a word of its own, not the stopword it would fold to
+            terms.append(token if stem in STOPWORDS else stem)
     return terms
