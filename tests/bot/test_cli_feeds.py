@@ -13,18 +13,11 @@ from bot.cli_feeds import parse_interval
 from index.feeds import STATE_FILE, feeds_lock
 from index.settings import Settings, SettingsError
 from index.store import Store
-from tests.index.feed_server import FeedServer
+from tests.index.feed_server import FeedServer, article_page
 
 
 def page(title: str, paragraphs: list[str], *, canonical: str | None = None) -> str:
-    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f"<!doctype html><html><head><title>{title}</title>{link}"
-        '<meta property="article:published_time" content="2024-03-05T08:00:00Z">'
-        '<meta property="og:site_name" content="Test Wire"></head><body><nav>Home | World</nav>'
-        f"<article><h1>{title}</h1>{body}</article><footer>© Test Wire</footer></body></html>"
-    )
+    return article_page(title, paragraphs, canonical=canonical, published="2024-03-05T08:00:00Z")
 
 
 DAM = [

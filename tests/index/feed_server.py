@@ -9,6 +9,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 
+def article_page(
+    title: str, paragraphs: list[str], *, canonical: str | None = None, published: str | None = None
+) -> str:
+    """A news page as outlets serve it: navigation and footer around an <article>."""
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    date = f'<meta property="article:published_time" content="{published}">' if published else ""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<!doctype html><html><head><title>{title}</title>{link}{date}"
+        '<meta property="og:site_name" content="Test Wire"></head><body><nav>Home | World</nav>'
+        f"<article><h1>{title}</h1>{body}</article><footer>© Test Wire</footer></body></html>"
+    )
+
+
 @dataclass
 class Route:
     """What one path answers. Fields may be changed while the server runs."""

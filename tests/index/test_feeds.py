@@ -7,7 +7,10 @@ import time
 from email.utils import formatdate
 
 import pytest
-from feed_server import FeedServer  # tests/index is on sys.path (pytest rootdir-less import)
+from feed_server import (  # tests/index is on sys.path (pytest rootdir-less import)
+    FeedServer,
+    article_page,
+)
 
 from bot.service import Newsdesk
 from index.feeds import (
@@ -26,16 +29,6 @@ from index.store import Store
 from index.web import Fetcher, FetchPolicy
 
 FAST = FetchPolicy(backoff=0.01)
-
-
-def page(title: str, paragraphs: list[str], *, canonical: str | None = None) -> str:
-    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f"<!doctype html><html><head><title>{title}</title>{link}"
-        '<meta property="og:site_name" content="Test Wire"></head><body><nav>Home | World</nav>'
-        f"<article><h1>{title}</h1>{body}</article><footer>© Test Wire</footer></body></html>"
-    )
 
 
 DAM = [
@@ -179,17 +172,17 @@ def serve_world(server: FeedServer) -> dict[str, str]:
     s.route("/atom.xml", atom(s, "2024-03-05T10:00:00Z"), content_type="application/atom+xml",
             last_modified="Tue, 05 Mar 2024 12:00:00 GMT")  # fmt: skip
     s.route("/rdf.xml", rdf(s), content_type="application/rdf+xml")  # no validators at all
-    s.route("/news/dam-deal", page("Egypt and Ethiopia sign Nile dam deal", DAM))
-    s.route("/amp/dam-deal", page("Nile dam deal", DAM, canonical=s.url("/news/dam-deal")))
-    s.route("/news/wildfire", page("Wildfire season starts early", ["Firefighters in Valencia battled three wildfires in early March, weeks before the usual season."]), fail_first=1)  # fmt: skip
+    s.route("/news/dam-deal", article_page("Egypt and Ethiopia sign Nile dam deal", DAM))
+    s.route("/amp/dam-deal", article_page("Nile dam deal", DAM, canonical=s.url("/news/dam-deal")))
+    s.route("/news/wildfire", article_page("Wildfire season starts early", ["Firefighters in Valencia battled three wildfires in early March, weeks before the usual season."]), fail_first=1)  # fmt: skip
     s.route("/files/report.pdf", b"%PDF-1.4 ...", content_type="application/pdf")
     s.route("/news/huge", stream_bytes=6 * 2**20, declare_length=False)
     s.route("/old/rail", location="/news/rail")
-    s.route("/news/rail", page("Rail strike ends", ["Train drivers ended their nine-day strike after accepting a 7 percent pay rise over two years."], canonical="/news/rail"))  # fmt: skip
-    s.route("/wire/quake", page("Earthquake shakes Izmir", QUAKE))
-    s.route("/partner/quake", page("Quake hits Izmir harbour district", QUAKE))
-    s.route("/news/budget", page("Budget deficit estimate", BUDGET_V1))
-    s.route("/news/vaccine", page("Vaccine approved", ["Regulators approved a new malaria vaccine for children under five on Friday."]))  # fmt: skip
+    s.route("/news/rail", article_page("Rail strike ends", ["Train drivers ended their nine-day strike after accepting a 7 percent pay rise over two years."], canonical="/news/rail"))  # fmt: skip
+    s.route("/wire/quake", article_page("Earthquake shakes Izmir", QUAKE))
+    s.route("/partner/quake", article_page("Quake hits Izmir harbour district", QUAKE))
+    s.route("/news/budget", article_page("Budget deficit estimate", BUDGET_V1))
+    s.route("/news/vaccine", article_page("Vaccine approved", ["Regulators approved a new malaria vaccine for children under five on Friday."]))  # fmt: skip
     return {name: s.url(path) for name, path in [
         ("dam", "/news/dam-deal"), ("rates", "/news/rates"), ("fire", "/news/wildfire"),
         ("pdf", "/files/report.pdf"), ("huge", "/news/huge"), ("rail", "/news/rail"),
@@ -256,7 +249,9 @@ def test_update_indexes_feeds_then_fetches_nothing_new_then_only_the_updated_ent
         # 3. An entry is updated: only its page is fetched, and its new text replaces the old.
         server.routes["/atom.xml"].body = atom(server, "2024-03-06T08:00:00Z").encode()
         server.routes["/atom.xml"].last_modified = "Wed, 06 Mar 2024 08:00:00 GMT"
-        server.routes["/news/budget"].body = page("Budget deficit estimate", BUDGET_V2).encode()
+        server.routes["/news/budget"].body = article_page(
+            "Budget deficit estimate", BUDGET_V2
+        ).encode()
         server.clear()
         third = update_feeds(service, settings)
         log3 = server.lines()
@@ -361,7 +356,7 @@ def test_transient_failures_are_retried_on_the_next_update(tmp_path):
     with FeedServer() as server:
         feed = server.url("/rss.xml")
         server.route("/rss.xml", f'<rss version="2.0"><channel><title>T</title><item><title>Down</title><link>{server.url("/down")}</link><guid>d</guid></item></channel></rss>', content_type="application/rss+xml", etag='"e"')  # fmt: skip
-        server.route("/down", page("Back up", ["The page works again after an outage."]), fail_first=3)  # fmt: skip
+        server.route("/down", article_page("Back up", ["The page works again after an outage."]), fail_first=3)  # fmt: skip
         settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True)
         with Fetcher(settings, FAST) as fetcher:
             first = poll_feeds(CountingService(settings), settings, feed_urls=[feed], fetcher=fetcher)  # fmt: skip
@@ -532,9 +527,9 @@ def test_rss_091_and_092_feeds_are_indexed(tmp_path, embedder):
     with FeedServer() as server:
         server.route("/091.xml", rss_091(server).encode("latin-1"), content_type="text/xml")
         server.route("/092.xml", rss_092(server), content_type="application/rss+xml")
-        server.route("/g/ferry", page("Ferry service resumes", ["The ferry to the islands ran again on Saturday after a month of repairs to the pier."]))  # fmt: skip
-        server.route("/g/lighthouse", page("Lighthouse restored", ["Volunteers finished restoring the 1850 lighthouse, which opens to visitors in June."]))  # fmt: skip
-        server.route("/w/cranes", page("Crane operators strike", ["Crane operators at the container terminal began a 48-hour strike over shift patterns."]))  # fmt: skip
+        server.route("/g/ferry", article_page("Ferry service resumes", ["The ferry to the islands ran again on Saturday after a month of repairs to the pier."]))  # fmt: skip
+        server.route("/g/lighthouse", article_page("Lighthouse restored", ["Volunteers finished restoring the 1850 lighthouse, which opens to visitors in June."]))  # fmt: skip
+        server.route("/w/cranes", article_page("Crane operators strike", ["Crane operators at the container terminal began a 48-hour strike over shift patterns."]))  # fmt: skip
         settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True, answerer="heuristic")
         service = Newsdesk(settings, embedder=embedder)
         update = poll_feeds(service, settings, feed_urls=[server.url("/091.xml"), server.url("/092.xml")])  # fmt: skip
@@ -628,11 +623,11 @@ def test_syndicated_near_copies_are_stored_once_and_grouped_under_the_first_url(
     tmp_path, embedder, monkeypatch, capsys
 ):
     with FeedServer() as server:
-        server.route("/wire/port", page("Rotterdam dockworkers strike", PORT))
-        server.route("/wire/port-talks", page("Port talks fail", PORT_TALKS))
-        server.route("/partner/port", page("Strike paralyses Rotterdam", copy_with_byline_and_credits(PORT)))  # fmt: skip
-        server.route("/mirror/port", page("Rotterdam port at a standstill", one_word_changed(PORT)))  # fmt: skip
-        server.route("/late/port", page("Rotterdam strike (update)", copy_with_byline_and_credits(one_word_changed(PORT))))  # fmt: skip
+        server.route("/wire/port", article_page("Rotterdam dockworkers strike", PORT))
+        server.route("/wire/port-talks", article_page("Port talks fail", PORT_TALKS))
+        server.route("/partner/port", article_page("Strike paralyses Rotterdam", copy_with_byline_and_credits(PORT)))  # fmt: skip
+        server.route("/mirror/port", article_page("Rotterdam port at a standstill", one_word_changed(PORT)))  # fmt: skip
+        server.route("/late/port", article_page("Rotterdam strike (update)", copy_with_byline_and_credits(one_word_changed(PORT))))  # fmt: skip
         port_feeds(server, ["/partner/port"])
         feeds = [server.url("/wire.xml"), server.url("/partner.xml")]
         settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True, answerer="heuristic")
@@ -696,10 +691,10 @@ def test_index_urls_and_feeds_leave_out_copies_and_say_so(tmp_path, embedder):
     from index.web import read_urls
 
     with FeedServer() as server:
-        server.route("/wire/port", page("Rotterdam dockworkers strike", PORT))
-        server.route("/wire/port-talks", page("Port talks fail", PORT_TALKS))
-        server.route("/partner/port", page("Strike paralyses Rotterdam", copy_with_byline_and_credits(PORT)))  # fmt: skip
-        server.route("/mirror/port", page("Rotterdam port at a standstill", one_word_changed(PORT)))  # fmt: skip
+        server.route("/wire/port", article_page("Rotterdam dockworkers strike", PORT))
+        server.route("/wire/port-talks", article_page("Port talks fail", PORT_TALKS))
+        server.route("/partner/port", article_page("Strike paralyses Rotterdam", copy_with_byline_and_credits(PORT)))  # fmt: skip
+        server.route("/mirror/port", article_page("Rotterdam port at a standstill", one_word_changed(PORT)))  # fmt: skip
         port_feeds(server, ["/partner/port"])
         settings = Settings(data_dir=tmp_path / "d", allow_private_urls=True)
         service = Newsdesk(settings, embedder=embedder)
@@ -771,7 +766,7 @@ def test_hostile_feeds_are_one_line_each_and_leave_the_index_as_it_was(tmp_path,
             ),  # fmt: skip
         }
         for path, (title, text) in stories.items():
-            server.route(path, page(title, [text]))
+            server.route(path, article_page(title, [text]))
         server.route("/good.xml", small_rss(server, "Good", ["/a/1", "/a/2"]), content_type="application/rss+xml", etag='"g1"')  # fmt: skip
         server.route("/cut.xml", small_rss(server, "Cut", ["/b/1"]), content_type="application/rss+xml", etag='"c1"')  # fmt: skip
         good, cut = server.url("/good.xml"), server.url("/cut.xml")
