@@ -21,21 +21,32 @@ def _segmenter():
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of each sentence, whitespace trimmed; fragments join their neighbour."""
-    spans: list[tuple[int, int]] = []
+    # pysbd's pieces do not always add up to the text (it can repeat a space after a line break):
+    # find where each one ends in the text rather than trusting their lengths
+    ends: list[int] = []
     pos = 0
     for piece in _segmenter().segment(text):
-        start, end = pos, pos + len(piece)
-        pos = end
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if start == end:
+        core = piece.strip()
+        found = text.find(core, pos) if core else -1
+        if found < 0:
             continue
-        if spans and not _WORDY.search(text, start, end):
+        pos = found + len(core)
+        ends.append(pos)
+    ends.append(len(text))  # whatever pysbd left out is one more sentence
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for end in ends:
+        begin, start = start, end
+        while begin < end and text[begin].isspace():
+            begin += 1
+        while end > begin and text[end - 1].isspace():
+            end -= 1
+        if begin == end:
+            continue
+        if spans and not _WORDY.search(text, begin, end):
             spans[-1] = (spans[-1][0], end)  # closing quote or stray punctuation
         else:
-            spans.append((start, end))
+            spans.append((begin, end))
     return spans
 
 
@@ -72,15 +83,17 @@ class Chunker:
 
     def _pack(self, pieces: list[tuple[int, int, int]], budget: int) -> list[tuple[int, int]]:
         chunks: list[tuple[int, int]] = []
-        i = 0
-        while i < len(pieces):
+        i = done = 0  # `done`: pieces already in a chunk
+        while done < len(pieces):
             j, used = i, 0
             while j < len(pieces) and (j == i or used + pieces[j][2] + 1 <= budget):
                 used += pieces[j][2] + (1 if j > i else 0)
                 j += 1
+            if j <= done:  # the overlap left no room for a new piece: a chunk inside the last one
+                i = done
+                continue
             chunks.append((pieces[i][0], pieces[j - 1][1]))
-            if j >= len(pieces):
-                break
+            done = j
             i = max(i + 1, j - self.overlap)
         return chunks
 
@@ -94,7 +107,31 @@ class Chunker:
             if used and used + size > budget:
                 out.append((piece_start, last_end, used))
                 piece_start, used = s, 0
-            used += min(size, budget)
+            if size > budget:  # one word over the budget (a long number, id or hash): cut it
+                *whole, (s, last_end, used) = self._cut_word(text, s, e, budget)
+                out.extend(whole)
+                piece_start = s
+                continue
+            used += size
             last_end = e
         out.append((piece_start, last_end, used))
+        return out
+
+    def _cut_word(self, text: str, start: int, end: int, budget: int) -> list[tuple[int, int, int]]:
+        """`text[start:end]` in pieces of at most `budget` tokens, each as long as will fit."""
+        out: list[tuple[int, int, int]] = []
+        while start < end:
+            size = self.count_tokens([text[start:end]])[0]
+            if size <= budget:
+                out.append((start, end, size))
+                break
+            lo, hi = start + 1, end - 1  # the longest prefix that fits, found by bisection
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if self.count_tokens([text[start:mid]])[0] <= budget:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            out.append((start, lo, self.count_tokens([text[start:lo]])[0]))
+            start = lo
         return out

@@ -64,3 +64,87 @@ def test_any_text_chunks_into_exact_slices(text):
     article = Article("a", "T", text)
     for chunk in Chunker(words, max_tokens=16, overlap=1).chunk(article):
         assert text[chunk.start : chunk.end] == chunk.text and chunk.text.strip()
+
+
+# --- properties ---------------------------------------------------------------------------------
+WORD = st.one_of(
+    st.sampled_from(
+        "the kingdom hosts refugees Jordan's army chief met Gen. Huneiti in Amman".split()
+    ),
+    st.integers(0, 10**7).map(lambda n: f"{n:,}"),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzÉü", min_size=1, max_size=12),
+)
+SENTENCE = st.tuples(
+    st.lists(WORD, min_size=1, max_size=30).map(" ".join),
+    st.sampled_from([".", "?", "!", ".''", '."', ":", ""]),
+).map("".join)
+ARTICLE_TEXT = st.tuples(
+    st.lists(st.tuples(SENTENCE, st.sampled_from([" ", "  ", "\n", "\n\n", " \n "])), min_size=1, max_size=25),
+).map(lambda t: "".join(s + gap for s, gap in t[0]).strip())  # fmt: skip
+TITLE = st.lists(WORD, max_size=4).map(" ".join)
+
+
+def assert_chunks_cover(article: Article, chunks, budget_check) -> None:
+    text = article.text
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text  # offsets map back exactly
+        assert chunk.text and chunk.text == chunk.text.strip()
+        assert chunk.embed_text == (
+            f"{article.title}\n{chunk.text}" if article.title else chunk.text
+        )
+        budget_check(chunk)
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert before.start < after.start and before.end < after.end  # in order, no repeats
+        assert after.start <= before.end or not text[before.end : after.start].strip()  # no gap
+    if text.strip():
+        assert chunks[0].start == len(text) - len(text.lstrip())
+        assert chunks[-1].end == len(text.rstrip())
+    for start, end in split_sentences(text):  # every sentence is in the chunks, whole or in parts
+        inside = [c for c in chunks if c.start < end and start < c.end]
+        assert inside, f"sentence {text[start:end]!r} is in no chunk"
+        assert inside[0].start <= start and inside[-1].end >= end
+
+
+@settings(max_examples=60, deadline=None)
+@given(ARTICLE_TEXT, TITLE, st.integers(16, 60), st.integers(0, 2))
+def test_chunks_cover_every_sentence_within_the_budget(text, title, max_tokens, overlap):
+    article = Article("a", title, text)
+    chunks = Chunker(words, max_tokens=max_tokens, overlap=overlap).chunk(article)
+
+    def within_budget(chunk):
+        assert words([chunk.text])[0] + words([title])[0] + 2 <= max_tokens
+
+    assert_chunks_cover(article, chunks, within_budget)
+
+
+MODEL_WORD = st.one_of(
+    WORD,
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzQXZ0123456789", min_size=20, max_size=99
+    ),  # ids, hashes
+    st.sampled_from(
+        ["https://example.org/a/b?c=d", "#hashtag", "@handle", "—", "“quoted”", "Zürich", "北京"]
+    ),
+)
+MODEL_TEXT = st.lists(
+    st.tuples(st.lists(MODEL_WORD, min_size=1, max_size=40).map(" ".join), st.sampled_from([". ", "? ", "\n", "; "])),
+    min_size=1,
+    max_size=12,
+).map(lambda parts: "".join(a + b for a, b in parts).strip())  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    MODEL_TEXT, st.lists(MODEL_WORD, max_size=6).map(" ".join), st.sampled_from([24, 32, 64, 128])
+)
+def test_chunks_fit_the_models_budget_whatever_the_words(embedder, text, title, max_tokens):
+    article = Article("a", title, text)
+    chunks = Chunker(embedder.count_tokens, max_tokens=max_tokens, overlap=1).chunk(article)
+    title_tokens = embedder.count_tokens([title])[0] if title else 0
+
+    def within_budget(chunk):
+        if title_tokens + 2 + 8 <= max_tokens:  # else the budget is 8 tokens after the title
+            assert embedder.count_tokens([chunk.embed_text])[0] + 2 <= max_tokens, chunk.text
+
+    assert_chunks_cover(article, chunks, within_budget)
