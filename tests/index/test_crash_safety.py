@@ -187,7 +187,8 @@ def run_and_kill(data: Path, batch: Path, env: dict, aim: str, pending: int, rng
                     deadline = start + rng.uniform(0.05, 0.9) * span
                 if now >= deadline:
                     break
-        time.sleep(0.002)
+        # a commit of this small index takes a few milliseconds: look often when aiming at one
+        time.sleep(0.0002 if aim == MID_COMMIT and done == wait_for else 0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     db.close()
