@@ -42,7 +42,7 @@ import numpy as np
 
 from index.files import write_atomic
 from index.indexer import IndexReport
-from index.ingest import IngestError, make_article
+from index.ingest import IngestError, html_problem, make_article
 from index.lock import LockedError
 from index.models import Article
 from index.store import DB_NAME, Store, StoreError
@@ -581,6 +581,8 @@ def _fingerprint(entry: Any, link: str | None) -> str:
 def _html_text(html: str) -> str:
     import trafilatura
 
+    if html_problem("", html) is not None:  # too many elements to extract in reasonable time
+        return ""
     wrapped = f"<html><body><article>{html}</article></body></html>"
     try:
         doc = trafilatura.bare_extraction(wrapped, favor_recall=True, include_comments=False)

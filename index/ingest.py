@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from index.models import Article
-from index.text import normalize, one_line
+from index.text import normalize, one_line, without_title_line
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -164,10 +164,11 @@ def _from_html(path: Path, html: str) -> Article | IngestError:
     if doc is None:
         return IngestError(str(path), "no article text found in the HTML")
     record = doc if isinstance(doc, dict) else doc.as_dict()
+    title = record.get("title") or ""
     fields = {
         "id": file_id(path),
-        "title": record.get("title") or "",
-        "text": record.get("text") or "",
+        "title": title,
+        "text": without_title_line(title, record.get("text") or ""),
         "url": record.get("url"),
         "published": record.get("date"),
         "source": record.get("sitename"),

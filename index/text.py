@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\u202a-\u202e\u2066-\u2069]"
+)  # bidi overrides too
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -22,3 +24,11 @@ def normalize(text: str) -> str:
 def one_line(text: str) -> str:
     """The text with every run of whitespace (newlines included) turned into one space."""
     return " ".join(text.split())
+
+
+def without_title_line(title: str, text: str) -> str:
+    """`text` less a first line that only repeats the headline (HTML extraction keeps the <h1>)."""
+    first, sep, rest = text.partition("\n")
+    if sep and rest.strip() and one_line(first).casefold() == one_line(title).casefold() != "":
+        return rest.lstrip("\n")
+    return text

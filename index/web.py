@@ -29,8 +29,9 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import httpcore
 import httpx
 
-from index.ingest import IngestError, make_article
+from index.ingest import IngestError, html_problem, make_article
 from index.models import Article
+from index.text import without_title_line
 
 __all__ = [
     "USER_AGENT",
@@ -453,6 +454,9 @@ def article_from_html(
     if isinstance(content, bytes) and charset:
         with contextlib.suppress(LookupError):  # an unknown charset: trafilatura will detect it
             content = content.decode(charset, errors="replace")
+    problem = html_problem(where, content)  # extraction time grows with the square of this
+    if problem is not None:
+        return problem
     try:
         tree = trafilatura.load_html(content)
         if tree is None:
@@ -466,11 +470,12 @@ def article_from_html(
     record = doc if isinstance(doc, dict) else doc.as_dict()
     defaults = defaults or {}
     url = canonical_url(declared[0] if declared else None, fetched_url)
+    title = record.get("title") or defaults.get("title") or ""
     fields = {
         "id": url,
         "url": url,
-        "title": record.get("title") or defaults.get("title") or "",
-        "text": record.get("text") or "",
+        "title": title,
+        "text": without_title_line(title, record.get("text") or ""),
         "published": defaults.get("published") or record.get("date"),
         "source": defaults.get("source") or record.get("sitename"),
     }

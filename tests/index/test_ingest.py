@@ -7,6 +7,7 @@ from pathlib import Path
 
 from index.ingest import IngestError, file_id, read_paths
 from index.models import Article
+from index.text import normalize, without_title_line
 
 
 def articles_and_errors(*paths: Path | str):
@@ -81,6 +82,16 @@ def test_html_article_text_title_and_date_are_extracted(tmp_path: Path):
     assert article.title == "Bridge approved"
     assert article.published == "2022-03-04"
     assert "new bridge" in article.text and "Copyright" not in article.text
+    assert article.text.startswith("The council approved")  # the <h1> is the title, not body text
+
+
+def test_a_first_line_that_only_repeats_the_headline_is_dropped():
+    assert without_title_line("Bridge approved", "Bridge approved\nThe council voted.") == (
+        "The council voted."
+    )
+    assert without_title_line("Bridge approved", "Bridge approved") == "Bridge approved"  # all
+    assert without_title_line("Bridge", "Bridge approved\nThe council voted.").startswith("Bridge")
+    assert without_title_line("", "\nText.") == "\nText."
 
 
 def test_folders_are_read_recursively_skipping_hidden_files(tmp_path: Path):
@@ -132,3 +143,7 @@ def test_text_is_normalised_to_nfc_without_control_characters(tmp_path: Path):
     [article], _ = articles_and_errors(path)
     assert article.title == "Café"
     assert article.text == "A b c\n\nd"
+
+
+def test_bidi_override_characters_are_removed():
+    assert normalize("price \u202e001$\u202c and \u2066isolated\u2069") == "price 001$ and isolated"

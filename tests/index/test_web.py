@@ -166,6 +166,12 @@ def test_non_html_and_malformed_pages_are_reported(server, fetcher):
     assert got["/junk"].reason == "no article text found in the page"
 
 
+def test_a_page_with_too_many_elements_is_refused_before_extraction(server, fetcher):
+    server.route("/bomb", "<html><body>" + "<p>x</p>" * 60_000 + "</body></html>")
+    item = fetch_article(fetcher, server.url("/bomb"))
+    assert isinstance(item, IngestError) and item.reason.startswith("too many HTML elements")
+
+
 def test_per_host_concurrency_is_limited(server):
     for i in range(6):
         text = f"The council met for the {i}th time this year and approved the harbour budget."
