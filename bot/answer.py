@@ -10,6 +10,11 @@ from index.models import Hit
 NOT_FOUND = "I couldn't find that in the indexed articles."
 
 
+def unclear_reference(word: str) -> str:
+    """The reply to a question whose "its"/"their"/... refers to nothing said before."""
+    return f"Who or what does “{word}” refer to? Ask again with the name in the question."
+
+
 @dataclass
 class Answer:
     """One reply. `text` is None when no answer was confident enough (the sources still come)."""
@@ -25,6 +30,7 @@ class Answer:
     evidence_start: int | None = None
     evidence_end: int | None = None
     as_of: str | None = None  # publication date when the question asked for the latest figure
+    note: str | None = None  # instead of an answer: what the question needs to be answerable
     answerer: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -54,6 +60,7 @@ class Answer:
             "answer_end": self.answer_end,
             "evidence": self.evidence,
             "as_of": self.as_of,
+            "note": self.note,
             "answerer": self.answerer,
             "sources": [
                 {

@@ -14,6 +14,9 @@ previous query ("who is Jordan's army chief?" -> "Jordan"). A question that name
 ("when did Obama say he would leave?") or has no pronoun is returned unchanged, so self-contained
 questions are never polluted by history. The rules are plain English grammar, nothing corpus-specific.
 
+`unresolved(query)` names a possessive left with nothing to stand for ("who is its army chief?"
+asked first): the service asks back instead of guessing.
+
 `record(question, answer)` stores a turn; `reset()` forgets them; `to_dict()`/`from_dict()` let a
 front end (the Telegram bot) keep a conversation per chat as small JSON.
 """
@@ -202,6 +205,24 @@ class Conversation:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+_FILLERS = QUESTION_WORDS | {"the", "a", "an", "of", "in", "on", "at", "to", "many", "much", "long", "often"}  # fmt: skip
+
+
+def unresolved(query: str) -> str | None:
+    """The possessive ("its", "their", "his", "her") in `query` that nothing before it can stand
+    for, or None. Only the opening words count: "which country raised its taxes?" names its own
+    antecedent, "who is its army chief?" does not."""
+    tokens = re.split(r"(\W+)", query)
+    lowered = [t.casefold() for t in tokens]
+    for i in range(0, len(tokens), 2):
+        word = lowered[i]
+        if word in POSSESSIVE and not (word == "her" and _is_object(lowered, i)):
+            return tokens[i]
+        if word and word not in _FILLERS:
+            return None  # a name or a content word came first: it may be the antecedent
+    return None
+
+
 def _refers(lowered: list[str], i: int) -> bool:
     """False for the non-referring uses: "is there", "there are", "it is likely that"."""
     word = lowered[i]

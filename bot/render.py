@@ -100,7 +100,7 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
             )
             lines.append("  — " + source_line(hit))
     else:
-        lines.append(style.bold(NOT_FOUND))
+        lines.append(style.bold(answer.note or NOT_FOUND))
         if answer.sources:
             lines.append("The closest passages:")
     if one_line(answer.rewritten_query).casefold() != one_line(answer.question).casefold():

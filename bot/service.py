@@ -9,10 +9,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.answer import Answer
+from bot.answer import Answer, unclear_reference
 from bot.answerers import Answerer, load_answerer
 from bot.answerers.qtype import asks_latest
 from bot.answerers.recency import as_of_date
+from bot.conversation import unresolved
 from index.embedding import Embedder
 from index.indexer import Indexer, IndexReport
 from index.ingest import IngestError, read_paths
@@ -86,6 +87,13 @@ class Newsdesk:
         started = time.perf_counter()
         question = self.check_question(question)
         query = conversation.rewrite(question) if conversation else question
+        pronoun = unresolved(query)
+        if pronoun is not None:  # nothing to stand for: ask back rather than guess
+            answer = Answer(question, query, None, 0.0, [], note=unclear_reference(pronoun))
+            answer.timings_ms["total_ms"] = (time.perf_counter() - started) * 1000
+            if conversation is not None:
+                conversation.record(question, answer)
+            return answer
         timings: dict[str, float] = {}
         hits = self.searcher.search(query, k or self.settings.top_k, mode, timings)
         answer = Answer(question, query, None, 0.0, hits, timings_ms=timings)

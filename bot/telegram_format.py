@@ -215,7 +215,7 @@ def _answer_parts(answer: Answer) -> list[str]:
             lines = ["Sources:"] + [f"{i}. {source_line(r)}" for i, r in enumerate(shown, 1)]
             parts.append("\n".join(lines))
         return parts
-    parts.append(f"<b>{escape(NOT_FOUND)}</b>")
+    parts.append(f"<b>{escape(answer.note or NOT_FOUND)}</b>")
     shown = _distinct_articles(refs, None, SOURCES_IN_ANSWER)
     if shown:
         lines = ["The closest passages:"]

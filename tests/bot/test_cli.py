@@ -146,6 +146,25 @@ def test_chat_follow_up_says_how_it_was_read_and_debug_shows_the_query(data):
     assert "/sources" in out and "/reset" in out  # the help text
 
 
+def test_a_pronoun_with_nothing_to_refer_to_is_asked_back_not_guessed(data):
+    result = newsdesk(
+        data,
+        "chat",
+        stdin="who is its army chief?\nwho hosts 650,000 refugees?\nwho is its army chief?\n",
+    )
+    assert result.returncode == 0, result.stderr
+    replies = result.stdout.split("─" * 60)
+    assert (
+        replies[0].strip()
+        == "Who or what does “its” refer to? Ask again with the name in the question."
+    )
+    assert replies[1].lstrip().startswith("Jordan")
+    assert "(read as: who is Jordan's army chief?)" in replies[2]  # now it refers to something
+    one_shot = json.loads(newsdesk(data, "ask", "what is their capital?", "--json").stdout)
+    assert one_shot["answer"] is None and one_shot["sources"] == []
+    assert "“their”" in one_shot["note"]
+
+
 def test_ask_json_offsets_point_at_the_answer_in_the_cited_article(data):
     result = newsdesk(data, "ask", "who hosts 650,000 refugees?", "--json")
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.answer import Answer
-from bot.conversation import Conversation
+from bot.conversation import Conversation, unresolved
 
 
 def turn(conversation: Conversation, question: str, answer: str | None) -> str:
@@ -97,3 +99,31 @@ def test_dict_round_trip_is_json_safe_and_tolerant():
         .answer
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "word"),
+    [
+        ("who is its army chief?", "its"),
+        ("What is their capital?", "their"),
+        ("His poem is considered the first of what kind?", "His"),
+        ("where is her office?", "her"),
+    ],
+)
+def test_a_possessive_with_nothing_before_it_is_unresolved(query, word):
+    assert unresolved(query) == word
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "who is Jordan's army chief?",
+        "which country raised its taxes?",  # the antecedent comes first
+        "how many workers lost their jobs?",
+        "when did it rain in Amman?",  # "it" is left alone: too often it refers to nothing
+        "did they meet her?",  # "her" as an object
+        "who hosts 650,000 refugees?",
+    ],
+)
+def test_questions_that_name_their_subject_are_not_flagged(query):
+    assert unresolved(query) is None
