@@ -87,37 +87,41 @@ class Newsdesk:
         started = time.perf_counter()
         question = self.check_question(question)
         query = conversation.rewrite(question) if conversation else question
-        pronoun = unresolved(query)
-        if pronoun is not None:  # nothing to stand for: ask back rather than guess
-            answer = Answer(question, query, None, 0.0, [], note=unclear_reference(pronoun))
-            answer.timings_ms["total_ms"] = (time.perf_counter() - started) * 1000
-            if conversation is not None:
-                conversation.record(question, answer)
-            return answer
         timings: dict[str, float] = {}
-        hits = self.searcher.search(query, k or self.settings.top_k, mode, timings)
-        answer = Answer(question, query, None, 0.0, hits, timings_ms=timings)
-        answerer = self.answerer
-        if answerer is not None and hits:
-            t0 = time.perf_counter()
-            span = answerer.answer(query, hits)
-            timings["answer_ms"] = (time.perf_counter() - t0) * 1000
-            answer.answerer = answerer.name
-            if span is not None:
-                answer.confidence = span.confidence
-                if span.confidence >= self.settings.min_confidence:
-                    answer.text = span.text
-                    answer.source_index = span.hit_index
-                    answer.answer_start, answer.answer_end = span.start, span.end
-                    answer.evidence_start, answer.evidence_end = (
-                        span.evidence_start,
-                        span.evidence_end,
-                    )
-                    if asks_latest(query):  # say how recent "the latest" figure is
-                        answer.as_of = as_of_date(hits[span.hit_index].published)
+        pronoun = unresolved(query)
+        if pronoun is None:
+            answer = self._answer(question, query, k, mode, timings)
+        else:  # "its" with nothing to stand for: ask back rather than guess
+            answer = Answer(question, query, None, 0.0, [], note=unclear_reference(pronoun))
+            answer.timings_ms = timings
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         if conversation is not None:
             conversation.record(question, answer)
+        return answer
+
+    def _answer(
+        self, question: str, query: str, k: int | None, mode: SearchMode | None, timings: dict
+    ) -> Answer:
+        """Search for `query` and read the best span from the passages."""
+        hits = self.searcher.search(query, k or self.settings.top_k, mode, timings)
+        answer = Answer(question, query, None, 0.0, hits, timings_ms=timings)
+        answerer = self.answerer
+        if answerer is None or not hits:
+            return answer
+        t0 = time.perf_counter()
+        span = answerer.answer(query, hits)
+        timings["answer_ms"] = (time.perf_counter() - t0) * 1000
+        answer.answerer = answerer.name
+        if span is None:
+            return answer
+        answer.confidence = span.confidence
+        if span.confidence >= self.settings.min_confidence:
+            answer.text = span.text
+            answer.source_index = span.hit_index
+            answer.answer_start, answer.answer_end = span.start, span.end
+            answer.evidence_start, answer.evidence_end = span.evidence_start, span.evidence_end
+            if asks_latest(query):  # say how recent "the latest" figure is
+                answer.as_of = as_of_date(hits[span.hit_index].published)
         return answer
 
     def index_paths(
