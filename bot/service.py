@@ -193,12 +193,12 @@ class Newsdesk:
 
     def _derived_counts(self, generation: int, chunks: int) -> dict[str, Any]:
         """How many chunks the FAISS and BM25 files of `generation` hold, and whether they agree."""
-        snapshot = None
-        if "searcher" in self.__dict__:  # a running bot already holds the files in memory
-            self.searcher.refresh()
-            if self.searcher.snapshot.generation == generation:
-                snapshot = self.searcher.snapshot
         try:
+            snapshot = None
+            if "searcher" in self.__dict__:  # a running bot already holds the files in memory
+                self.searcher.refresh()  # (raises when the newest files cannot be loaded)
+                if self.searcher.snapshot.generation == generation:
+                    snapshot = self.searcher.snapshot
             snapshot = snapshot or Snapshot.load(Path(self.settings.data_dir), generation)
         except SnapshotError as exc:
             return {

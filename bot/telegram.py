@@ -59,7 +59,6 @@ from index.ingest import SUFFIXES
 from index.lock import LockedError
 from index.search import NoIndexError
 from index.settings import Settings
-from index.snapshot import SnapshotError
 
 log = logging.getLogger("newsdesk.telegram")
 
@@ -717,19 +716,8 @@ class NewsdeskBot:
         """Admin /stats: articles, chunks, model and sizes, as `newsdesk stats` shows them."""
         if await self._refuse_non_admin(update):
             return
-        stats = await asyncio.to_thread(self._verified_stats)
+        stats = await asyncio.to_thread(partial(self.service.stats, verify=True))
         await self._reply(update, fmt.format_stats(stats))
-
-    def _verified_stats(self) -> dict[str, Any]:
-        """`stats(verify=True)`: the FAISS and BM25 files checked against the database. Files
-        too damaged to load come back as a problem, not as an error."""
-        try:
-            return self.service.stats(verify=True)
-        except SnapshotError as exc:  # the bot's searcher could not load the newest files
-            stats = self.service.stats()
-            stats.update(faiss_vectors=None, bm25_chunks=None, consistent=False)
-            stats["problem"] = exc.problem
-            return stats
 
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An article file from an admin: checked, downloaded, indexed, summarised."""
