@@ -255,17 +255,24 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 # --- parser ------------------------------------------------------------------------------------
+DATA_DIR_HELP = "where the index lives (default: NEWSDESK_DATA_DIR)"
+
+
+def with_data_dir_option(subparsers) -> None:
+    """Every command made by `subparsers` also takes `--data-dir` after its name (`newsdesk ask
+    --data-dir D ...` as well as `newsdesk --data-dir D ask ...`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=DATA_DIR_HELP)
+    subparsers.add_parser = partial(subparsers.add_parser, parents=[common])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsdesk", description="Ask questions about news articles."
     )
-    data_dir_help = "where the index lives (default: NEWSDESK_DATA_DIR)"
-    parser.add_argument("--data-dir", help=data_dir_help)
+    parser.add_argument("--data-dir", help=DATA_DIR_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    # `newsdesk ask --data-dir D ...` works as well as `newsdesk --data-dir D ask ...`
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
-    sub.add_parser = partial(sub.add_parser, parents=[common])  # type: ignore[method-assign]
+    with_data_dir_option(sub)
 
     p = sub.add_parser("index", help="add or update articles from files, folders, globs or URLs")
     p.add_argument(

@@ -8,7 +8,6 @@ import re
 import sys
 import time
 from datetime import datetime
-from functools import partial
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -28,20 +27,13 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
-def _data_dir_option() -> argparse.ArgumentParser:
-    """`--data-dir` after `feeds add|remove|list` too (the top-level commands get it from
-    bot.cli; nested ones need their own)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help="where the index lives (default: NEWSDESK_DATA_DIR)")  # fmt: skip
-    return common
-
-
 def register(sub) -> None:
     """Add the feed commands to the `newsdesk` subparsers."""
     p = sub.add_parser("feeds", help="list, add or remove the feeds `update` polls")
     feeds = p.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
-    feeds.add_parser = partial(feeds.add_parser, parents=[_data_dir_option()])  # type: ignore[method-assign]
+    from bot.cli import with_data_dir_option  # (bot.cli loads this module: import late)
+
+    with_data_dir_option(feeds)  # `feeds add|remove|list` are nested: they need it too
     a = feeds.add_parser("add", help="add feed URLs to the feeds file in the data directory")
     a.add_argument("urls", nargs="+", metavar="URL")
     a.set_defaults(func=run_feeds_add)

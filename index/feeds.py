@@ -46,7 +46,7 @@ from index.ingest import IngestError, html_problem, make_article
 from index.lock import LockedError
 from index.models import Article
 from index.store import DB_NAME, Store, StoreError
-from index.text import normalize, one_line
+from index.text import normalize, one_line, without_title_line
 from index.web import Fetcher, FetchError, check_url, fetch_article, normalize_url
 
 __all__ = [
@@ -152,17 +152,16 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _body(article: Article) -> str:
+def _body_of(article: Article) -> str:
     """The article's text without its headline (syndicated copies of a story often retitle it)."""
-    first, _, rest = article.text.partition("\n")
-    if rest and one_line(first).casefold() == one_line(article.title).casefold():
-        return rest
-    return article.text
+    return without_title_line(article.title, article.text)
 
 
 def _text_hash(article: Article) -> str:
     """A digest of the article's body without its headline, case and spacing ignored."""
-    return hashlib.blake2b(one_line(_body(article)).casefold().encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(
+        one_line(_body_of(article)).casefold().encode(), digest_size=12
+    ).hexdigest()
 
 
 # --- near-duplicates: syndicated copies that differ by a byline, a credit line or a word ---------
@@ -340,7 +339,7 @@ class CopyFinder:
 
     def _fingerprints(self, article: Article) -> tuple[str, np.ndarray | None]:
         if self._last is None or self._last[0] is not article:
-            self._last = (article, _text_hash(article), signature(_body(article)))
+            self._last = (article, _text_hash(article), signature(_body_of(article)))
         return self._last[1], self._last[2]
 
     def find(self, article: Article) -> tuple[str, float] | None:
