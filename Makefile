@@ -43,7 +43,7 @@ bench: setup
 eval: setup
 	$(BIN)/python -m benchmarks.eval_all
 
-train-reader: setup
+train-reader: setup  ## resumes the run in ~/.cache/newsdesk/reader or training/resume/
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,train]'
 	nice -n 19 $(BIN)/python training/train_reader.py $(ARGS)
 

@@ -1,6 +1,7 @@
 """Turn a reader checkpoint into the shipped `models/reader/`: int8 ONNX, tokenizer, calibration.
 
-    python training/export_reader.py                        # training/runs/reader/checkpoint
+    python training/export_reader.py          # ~/.cache/newsdesk/reader/checkpoint (or NEWSDESK_TRAIN_DIR)
+    python training/export_reader.py --checkpoint training/resume   # the committed compact copy
     python training/export_reader.py --checkpoint DIR --out models/reader
 
 Steps: export the fp32 model to ONNX, quantise its weights to int8 (dynamic quantisation), fit the
@@ -33,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from bot.answerers.reader import MODEL_FILE, ReaderAnswerer  # noqa: E402
 from bot.metrics import best_em_f1  # noqa: E402
-from training.train_reader import DEV_SETS, QA_TRAIN, read_rows  # noqa: E402
+from training.train_reader import DEV_SETS, QA_TRAIN, RUN_DIR, read_rows  # noqa: E402
 
 
 def export_onnx(checkpoint: Path, target: Path) -> None:
     from transformers import BertForQuestionAnswering
 
-    model = BertForQuestionAnswering.from_pretrained(str(checkpoint)).eval()
+    model = BertForQuestionAnswering.from_pretrained(str(checkpoint), dtype=torch.float32).eval()
     model.config.return_dict = False
     sample = torch.ones((2, 16), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
@@ -120,7 +121,7 @@ def measure_latency(checkpoint: Path, folder: Path, rows: list[dict], runs: int 
         timings.append(time.perf_counter() - started)
     torch.set_num_threads(2)
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
-    model = BertForQuestionAnswering.from_pretrained(str(checkpoint)).eval()
+    model = BertForQuestionAnswering.from_pretrained(str(checkpoint), dtype=torch.float32).eval()
     batch = tokenizer([question] * 3, contexts, padding=True, return_tensors="pt")
     torch_timings = []
     with torch.inference_mode():
@@ -181,7 +182,10 @@ combine facts from two passages or say yes/no); on CPU it reads only the best fe
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--checkpoint", type=Path, default=ROOT / "training" / "runs" / "reader" / "checkpoint"
+        "--checkpoint",
+        type=Path,
+        default=RUN_DIR / "checkpoint",
+        help="a full checkpoint, or the compact training/resume/ copy",
     )
     p.add_argument("--out", type=Path, default=ROOT / "models" / "reader")
     p.add_argument("--dev-size", type=int, default=400, help="the checkpoints' dev questions")
@@ -278,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                     if k
                     in (
                         "max_examples",
+                        "epochs",
+                        "negatives",
                         "max_length",
                         "stride",
                         "batch_size",
