@@ -30,8 +30,31 @@ class CliError(Exception):
         self.code = code
 
 
+MAX_TOP_K = 50  # passages a question may ask for: more only slows the answer and floods the screen
+
+
+def passage_count(text: str) -> int:
+    """`-k`: a whole number of passages, at least 1 (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cap_top_k(args: argparse.Namespace) -> None:
+    """A very large `-k` is capped at MAX_TOP_K, with a note on stderr."""
+    top_k = getattr(args, "top_k", None)
+    if top_k is not None and top_k > MAX_TOP_K:
+        print(f"newsdesk: note: -k {top_k} capped at {MAX_TOP_K} passages", file=sys.stderr)
+        args.top_k = MAX_TOP_K
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment and `.env`, with command-line overrides."""
+    cap_top_k(args)
     settings = Settings.load()
     overrides = {
         "data_dir": Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else None
@@ -69,7 +92,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     copies: list[tuple[str, str]] = []  # (url, the url of the story it copies), from the web
 
     def items() -> Iterator:
-        yield from read_paths(files)
+        yield from read_paths(files, follow_links=args.follow_links)
         if urls:
             from index.web import read_urls
 
@@ -292,12 +315,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--prune", action="store_true", help="remove indexed articles these paths no longer contain"
     )
+    p.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="follow symbolic links met inside folders (a path named here is always read)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--quiet", action="store_true", help="print nothing unless something failed")
     p.set_defaults(func=cmd_index)
 
     def search_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-k", "--top-k", type=int, dest="top_k", help="passages to retrieve")
+        p.add_argument(
+            "-k",
+            "--top-k",
+            type=passage_count,
+            dest="top_k",
+            help=f"passages to retrieve (1-{MAX_TOP_K})",
+        )
         p.add_argument(
             "--mode", dest="search_mode", type=SearchMode.parse, help="hybrid, dense or bm25"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,8 +40,12 @@ class IngestError:
         return f"{self.location}: {self.reason}"
 
 
-def expand(paths: Iterable[str]) -> Iterator[Path | IngestError]:
-    """Files named by the arguments: files, folders (recursively) and glob patterns, in order."""
+def expand(paths: Iterable[str], *, follow_links: bool = False) -> Iterator[Path | IngestError]:
+    """Files named by the arguments: files, folders (recursively) and glob patterns, in order.
+
+    A path named on the command line is read even if it is a symbolic link; links met while
+    walking a folder are skipped unless `follow_links` (a link to /etc/passwd inside an article
+    folder is not an article)."""
     for raw in paths:
         matches = sorted(glob.glob(raw, recursive=True)) if glob.has_magic(raw) else [raw]
         if not matches:
@@ -48,10 +53,7 @@ def expand(paths: Iterable[str]) -> Iterator[Path | IngestError]:
         for match in matches:
             path = Path(match)
             if path.is_dir():
-                for child in sorted(path.rglob("*")):
-                    rel = child.relative_to(path).parts
-                    if child.is_file() and not any(p.startswith(".") for p in rel):
-                        yield child
+                yield from _walk(path, follow_links)
             elif path.is_file():
                 yield path
             elif path.exists():
@@ -60,9 +62,35 @@ def expand(paths: Iterable[str]) -> Iterator[Path | IngestError]:
                 yield IngestError(str(path), "no such file or folder")
 
 
-def read_paths(paths: Iterable[str]) -> Iterator[Article | IngestError]:
+def _walk(folder: Path, follow_links: bool) -> Iterator[Path]:
+    """The visible files under `folder`, sorted; links only when `follow_links` (never in a loop)."""
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(folder, followlinks=follow_links):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and (follow_links or not _is_link(root, d))
+        )
+        for name in sorted(names):
+            child = Path(root) / name
+            if name.startswith(".") or (child.is_symlink() and not follow_links):
+                continue
+            if child.is_file():
+                yield child
+
+
+def _is_link(root: str, name: str) -> bool:
+    return os.path.islink(os.path.join(root, name))
+
+
+def read_paths(
+    paths: Iterable[str], *, follow_links: bool = False
+) -> Iterator[Article | IngestError]:
     """Every article in the given files, folders and globs; problems come out as IngestErrors."""
-    for item in expand(paths):
+    for item in expand(paths, follow_links=follow_links):
         if isinstance(item, IngestError):
             yield item
         else:

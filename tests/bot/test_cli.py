@@ -203,3 +203,21 @@ def test_eval_runs_questions_and_conversations_on_a_real_index(data):
 def test_unknown_commands_and_options_are_usage_errors(data):
     assert newsdesk(data, "fly").returncode == 2
     assert newsdesk(data, "ask", "x", "--mode", "psychic").returncode == 2
+
+
+@pytest.mark.parametrize("k", ["0", "-5", "three"])
+def test_a_passage_count_below_one_or_not_a_number_is_a_usage_error(data, k):
+    result = newsdesk(data, "ask", "-k", k, "who hosts refugees?")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "-k" in result.stderr and (
+        "at least 1" in result.stderr or "whole number" in result.stderr
+    )
+
+
+def test_a_huge_passage_count_is_capped_with_a_note(data):
+    result = newsdesk(
+        data, "ask", "-k", "100000", "who hosts refugees?", "--json", "--mode", "bm25"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "capped at 50" in result.stderr
+    assert 1 <= len(json.loads(result.stdout)["sources"]) <= 50

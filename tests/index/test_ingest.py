@@ -147,3 +147,37 @@ def test_text_is_normalised_to_nfc_without_control_characters(tmp_path: Path):
 
 def test_bidi_override_characters_are_removed():
     assert normalize("price \u202e001$\u202c and \u2066isolated\u2069") == "price 001$ and isolated"
+
+
+def _folder_with_links(tmp_path: Path) -> tuple[Path, Path]:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Root password\n\nThe password is hunter2.")
+    articles = tmp_path / "articles"
+    (articles / "sub").mkdir(parents=True)
+    (articles / "story.txt").write_text("Jordan hosts refugees\n\nJordan hosts 650,000 refugees.")
+    (articles / "secret.txt").symlink_to(outside / "secret.txt")
+    (articles / "linked-dir").symlink_to(outside, target_is_directory=True)
+    (articles / "sub" / "loop").symlink_to(articles, target_is_directory=True)
+    return articles, outside
+
+
+def test_links_inside_a_folder_are_not_followed_unless_asked(tmp_path: Path):
+    articles, _ = _folder_with_links(tmp_path)
+    titles = [a.title for a in read_paths([str(articles)]) if isinstance(a, Article)]
+    assert titles == ["Jordan hosts refugees"]
+
+
+def test_follow_links_reads_them_once_even_through_a_loop(tmp_path: Path):
+    articles, _ = _folder_with_links(tmp_path)
+    found = [a for a in read_paths([str(articles)], follow_links=True) if isinstance(a, Article)]
+    titles = sorted(a.title for a in found)
+    assert titles.count("Jordan hosts refugees") == 1  # the loop back to the folder is not walked
+    assert "Root password" in titles
+
+
+def test_a_link_named_on_the_command_line_is_read(tmp_path: Path):
+    _, outside = _folder_with_links(tmp_path)
+    link = tmp_path / "named.txt"
+    link.symlink_to(outside / "secret.txt")
+    assert [a.title for a in read_paths([str(link)])] == ["Root password"]
