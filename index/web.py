@@ -18,6 +18,7 @@ import ipaddress
 import socket
 import threading
 import time
+import urllib.robotparser
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -220,11 +221,16 @@ class Fetcher:
         *,
         allow_private: bool | None = None,
         user_agent: str = USER_AGENT,
+        robots: bool | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
         if allow_private is None:
             allow_private = bool(getattr(settings, "allow_private_urls", False))
         self.allow_private = allow_private
+        self.user_agent = user_agent
+        self.robots = bool(getattr(settings, "respect_robots", True)) if robots is None else robots
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
         p = self.policy
         limits = httpx.Limits(
             max_connections=p.workers, max_keepalive_connections=p.workers, keepalive_expiry=30
@@ -268,9 +274,12 @@ class Fetcher:
         conditional: bool = False,
     ) -> Response:
         """GET with redirects followed (each hop checked). Raises FetchError for any
-        failure; a 304 comes back as a Response only when `conditional`."""
+        failure; a 304 comes back as a Response only when `conditional`. A URL the site's
+        robots.txt keeps from the Newsdesk user agent is refused (unless robots are ignored)."""
         max_bytes = max_bytes or self.policy.max_bytes
         current = check_url(url)
+        if self.robots and not self.allowed(current):
+            raise FetchError(url, "disallowed by robots.txt")
         for _hop in range(self.policy.max_redirects + 1):
             try:
                 response = self._with_retries(current, headers or {}, max_bytes)
@@ -295,6 +304,39 @@ class Fetcher:
                 raise FetchError(url, reason, transient=transient)
             return response
         raise FetchError(url, f"too many redirects (more than {self.policy.max_redirects})")
+
+    def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets Newsdesk fetch `url`; read once per site and cached. A site
+        with no robots.txt (or a 4xx for it) allows everything; so does one whose robots.txt
+        cannot be fetched at all, so that a flaky server is not taken for a refusal."""
+        parts = urlsplit(url)
+        site = f"{parts.scheme}://{parts.netloc}"
+        with self._slots_lock:
+            lock = self._robots_locks.setdefault(site, threading.Lock())
+        with lock:
+            if site not in self._robots:
+                self._robots[site] = self._read_robots(site)
+        rules = self._robots[site]
+        return rules is None or rules.can_fetch(self.user_agent, url)
+
+    def _read_robots(self, site: str) -> urllib.robotparser.RobotFileParser | None:
+        rules = urllib.robotparser.RobotFileParser(site + "/robots.txt")
+        try:
+            response = self._with_retries(site + "/robots.txt", {}, 512 * 1024)
+            for _hop in range(self.policy.max_redirects):
+                location = response.headers.get("location")
+                if response.status not in REDIRECTS or not location:
+                    break
+                response = self._with_retries(check_url(urljoin(site, location)), {}, 512 * 1024)
+        except FetchError:
+            return None
+        if response.status in (401, 403):
+            rules.disallow_all = True  # the same rule as urllib's own reader
+            return rules
+        if response.status >= 300:
+            return None
+        rules.parse(response.content.decode("utf-8", errors="replace").splitlines())
+        return rules
 
     def _with_retries(self, url: str, headers: dict[str, str], max_bytes: int) -> Response:
         policy = self.policy

@@ -56,11 +56,13 @@ class Request:
 
 class FeedServer:
     """`with FeedServer() as server:`; `server.route(path, ...)`, `server.url(path)`,
-    `server.log` (every request, in order), `server.clear()`."""
+    `server.log` (every request, in order, but for robots.txt), `server.robots_log` (the
+    robots.txt requests: the fetcher reads one per site before anything else), `server.clear()`."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.log: list[Request] = []
+        self.robots_log: list[Request] = []
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
@@ -99,6 +101,7 @@ class FeedServer:
     def clear(self) -> None:
         with self._lock:
             self.log.clear()
+            self.robots_log.clear()
 
     def paths(self) -> list[str]:
         return [r.path for r in self.log]
@@ -110,7 +113,8 @@ class FeedServer:
         route = self.routes.get(h.path) or self.routes.get(urlsplit(h.path).path)
         status = self._status(h, route)
         with self._lock:
-            self.log.append(Request("GET", h.path, status, dict(h.headers.items())))
+            log = self.robots_log if h.path == "/robots.txt" else self.log
+            log.append(Request("GET", h.path, status, dict(h.headers.items())))
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:

@@ -642,7 +642,7 @@ def test_syndicated_near_copies_are_stored_once_and_grouped_under_the_first_url(
         assert first.report.duplicates == [(u["/partner/port"], u["/wire/port"])]
         assert first.summary.duplicates == 1
         assert first.summary.line().endswith(
-            "0 already seen, 1 copy of stories already indexed; 5 HTTP requests"
+            "0 already seen, 1 copy of stories already indexed; 6 HTTP requests"  # robots.txt once, 2 feeds, 3 pages
         )
         state = json.loads((settings.data_dir / STATE_FILE).read_text())
         (copy,) = state["feeds"][feeds[1]]["entries"].values()

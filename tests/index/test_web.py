@@ -211,3 +211,51 @@ def test_normalize_url():
     )
     assert web.normalize_url("https://example.org") == "https://example.org/"
     assert web.normalize_url("https://example.org:8443/x") == "https://example.org:8443/x"
+
+
+ROBOTS = "User-agent: *\nDisallow: /private/\n\nUser-agent: Newsdesk\nDisallow: /members/\n"
+
+
+def test_robots_txt_is_honoured_read_once_per_site_and_a_refusal_is_one_line(server):
+    server.route("/robots.txt", ROBOTS)
+    server.route("/members/dam", page("Dam deal signed", DAM))
+    server.route("/news/dam", page("Dam deal signed", DAM))
+    urls = [server.url("/members/dam"), server.url("/news/dam")]
+    with Fetcher(policy=FAST, allow_private=True) as fetcher:
+        refused, article = list(read_urls(urls, None, fetcher=fetcher))
+    assert isinstance(refused, IngestError)
+    assert str(refused) == f"{urls[0]}: disallowed by robots.txt"
+    assert isinstance(article, Article) and article.title == "Dam deal signed"
+    assert server.paths() == ["/news/dam"]  # the refused page was never requested
+    assert [r.path for r in server.robots_log] == ["/robots.txt"]  # once for the site
+
+
+def test_the_rules_for_every_agent_apply_too_and_can_be_ignored_for_ones_own_sites(server):
+    server.route("/robots.txt", "User-agent: *\nDisallow: /private/\n")
+    server.route("/private/dam", page("Dam deal signed", DAM))
+    url = server.url("/private/dam")
+    with (
+        Fetcher(policy=FAST, allow_private=True) as polite,
+        pytest.raises(FetchError, match="robots"),
+    ):
+        polite.get(url)
+    settings = Settings(respect_robots=False, allow_private_urls=True)
+    with Fetcher(settings, policy=FAST) as own_site:
+        assert own_site.get(url).status == 200
+    assert server.paths() == ["/private/dam"]
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_site_without_a_readable_robots_txt_is_fetched(server, status):
+    server.route("/robots.txt", "nope", status=status)
+    server.route("/news/dam", page("Dam deal signed", DAM))
+    with Fetcher(policy=FAST, allow_private=True) as fetcher:
+        assert fetcher.get(server.url("/news/dam")).status == 200
+
+
+def test_a_robots_txt_that_forbids_access_refuses_the_whole_site(server):
+    server.route("/robots.txt", "members only", status=403)
+    server.route("/news/dam", page("Dam deal signed", DAM))
+    with Fetcher(policy=FAST, allow_private=True) as fetcher, pytest.raises(FetchError):
+        fetcher.get(server.url("/news/dam"))
+    assert server.paths() == []
