@@ -77,7 +77,7 @@ def print_report(report, as_json: bool = False) -> None:
 
 # --- index / remove / stats / doctor -----------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    from index.ingest import read_paths
+    from index.ingest import IngestError, read_paths
 
     service = service_from(args)
     paths = args.paths or ([] if args.feed else list(service.settings.article_dirs))
@@ -97,19 +97,30 @@ def cmd_index(args: argparse.Namespace) -> int:
             from index.web import read_urls
 
             yield from read_urls(urls, service.settings, duplicates=copies)
+        if args.feed:  # entries remembered as `update` does: seen and unchanged = not fetched
+            from index.feeds import read_feeds
+
+            yield from read_feeds(args.feed, service.settings, feed_state)
+
+    with contextlib.ExitStack() as stack:
+        feed_state = None
         if args.feed:
-            from index.feeds import read_feed_urls
+            from index.feeds import FeedState, feeds_lock
 
-            yield from read_feed_urls(args.feed, service.settings, duplicates=copies)
-
-    bar = _progress_bar(args)
-    try:
-        report = service.index_articles(
-            items(), prune=files if args.prune else (), on_progress=bar.update if bar else None
-        )
-    finally:
-        if bar:
-            bar.close()
+            stack.enter_context(feeds_lock(service.settings.data_dir))
+            feed_state = FeedState.load(service.settings.data_dir)
+        bar = _progress_bar(args)
+        try:
+            report = service.index_articles(
+                items(), prune=files if args.prune else (), on_progress=bar.update if bar else None
+            )
+        finally:
+            if bar:
+                bar.close()
+        if feed_state is not None:
+            feed_state.commit(report)  # adds the feeds' copies to report.duplicates
+            if feed_state.warning:
+                report.failed.insert(0, IngestError(str(feed_state.path), feed_state.warning))
     report.duplicates.extend(copies)
     if not args.quiet or not report.ok:
         print_report(report, args.json)
