@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -97,9 +98,13 @@ def read_paths(
             yield from read_file(item)
 
 
-def file_id(path: Path) -> str:
-    """The stable id of an article read from a one-article file: its absolute path."""
-    return f"file:{path.resolve()}"
+def file_id(path: Path | str) -> str:
+    """The stable id of an article read from a one-article file: its name and a digest of its
+    absolute path (`file:moon.txt#3f9c0a1b2d4e`), so re-indexing the same file finds the same
+    article, two folders' `a.txt` stay apart, and citations never show where the files live."""
+    resolved = str(Path(path).resolve())
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"file:{Path(resolved).name}#{digest}"
 
 
 def read_file(path: Path) -> Iterator[Article | IngestError]:

@@ -73,8 +73,29 @@ class Store:
             self.db.isolation_level = None  # transactions are explicit: see transaction()
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("SELECT count(*) FROM articles").fetchone()
+            if not readonly:
+                self._migrate_file_ids()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the index database {self.path}: {exc}") from exc
+
+    def _migrate_file_ids(self) -> None:
+        """Indexes made before file ids stopped holding the absolute path (`file:/home/...`)
+        get the new ids in place: the same articles and chunks, nothing embedded again."""
+        from index.ingest import file_id
+
+        old = [r[0] for r in self.db.execute("SELECT id FROM articles WHERE id LIKE 'file:/%'")]
+        if not old:
+            return
+        with self.transaction():
+            self.db.execute("PRAGMA defer_foreign_keys=ON")
+            for article_id in old:
+                new = file_id(article_id[len("file:") :])
+                if self.db.execute("SELECT 1 FROM articles WHERE id = ?", (new,)).fetchone():
+                    continue  # an older release indexed it again meanwhile: leave both be
+                self.db.execute(
+                    "UPDATE chunks SET article_id = ? WHERE article_id = ?", (new, article_id)
+                )
+                self.db.execute("UPDATE articles SET id = ? WHERE id = ?", (new, article_id))
 
     @classmethod
     def for_reading(cls, data_dir: Path) -> Store:

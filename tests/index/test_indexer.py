@@ -9,7 +9,7 @@ import pytest
 
 from index.doctor import problems
 from index.indexer import Indexer, IndexMismatchError
-from index.ingest import read_paths
+from index.ingest import file_id, read_paths
 from index.lock import LockedError, WriterLock
 from index.search import Searcher
 from index.settings import SearchMode, Settings
@@ -86,7 +86,7 @@ def test_remove_and_prune_leave_search_consistent(settings, embedder, tmp_path):
     report = index(settings, embedder, folder, prune=True)
     assert (report.removed, report.unchanged) == (1, 2)
     assert article_ids(settings, embedder, "lunar lander south pole", SearchMode.HYBRID)[:1] != [
-        f"file:{(folder / 'moon.txt').resolve()}"
+        file_id(folder / "moon.txt")
     ]
     assert "Chandrayaan" not in json.dumps(
         [
@@ -94,7 +94,7 @@ def test_remove_and_prune_leave_search_consistent(settings, embedder, tmp_path):
             for h in Searcher(settings, embedder).search("Chandrayaan lander", 5, SearchMode.HYBRID)
         ]
     )
-    jordan_id = f"file:{(folder / 'jordan.txt').resolve()}"
+    jordan_id = file_id(folder / "jordan.txt")
     assert Indexer(settings, embedder).remove([jordan_id, "no-such-id"]) == 1
     assert article_ids(settings, embedder, "refugees") == []
     assert problems(settings.data_dir) == []
@@ -133,3 +133,31 @@ def test_an_index_built_with_another_model_is_not_mixed(settings, embedder, tmp_
         Indexer(other, embedder).index(
             read_paths([str(write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:]))])
         )
+
+
+def test_an_index_with_absolute_path_file_ids_is_migrated_in_place(settings, embedder, tmp_path):
+    import sqlite3
+
+    from index.store import DB_NAME
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for row in ARTICLES:
+        (folder / f"{row['id']}.txt").write_text(f"{row['title']}\n{row['text']}")
+    assert index(settings, embedder, folder).added == 3
+    # what an older release stored: the absolute path as the id
+    db = sqlite3.connect(settings.data_dir / DB_NAME)
+    with db:
+        db.execute("PRAGMA defer_foreign_keys=ON")
+        for (new,) in db.execute("SELECT id FROM articles").fetchall():
+            name = new.split(":", 1)[1].split("#")[0]
+            old = f"file:{(folder / name).resolve()}"
+            db.execute("UPDATE chunks SET article_id = ? WHERE article_id = ?", (old, new))
+            db.execute("UPDATE articles SET id = ? WHERE id = ?", (old, new))
+    db.close()
+
+    report = index(settings, embedder, folder)  # opening the store for writing migrates it
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 3)  # nothing re-embedded
+    ids = article_ids(settings, embedder, "lunar lander south pole")
+    assert ids[0] == file_id(folder / "moon.txt") and str(tmp_path) not in "".join(ids)
+    assert problems(settings.data_dir) == []

@@ -27,7 +27,17 @@ def test_text_file_first_line_is_title_and_metadata_lines_are_read(tmp_path: Pat
     assert article.title == "Jordan hosts refugees"
     assert article.published == "2021-09-19" and article.url == "https://example.org/a"
     assert article.text == "The kingdom hosts\nmany."
-    assert article.id == file_id(path) == f"file:{path.resolve()}"
+    assert article.id == file_id(path) and article.id.startswith("file:story.md#")
+    assert str(tmp_path) not in article.id  # where the files live is nobody's business
+
+
+def test_a_file_id_is_stable_and_two_folders_files_of_one_name_stay_apart(tmp_path: Path):
+    (tmp_path / "x").mkdir(), (tmp_path / "y").mkdir()
+    for folder in ("x", "y"):
+        (tmp_path / folder / "a.txt").write_text(f"Story {folder}\n\nBody of {folder}.")
+    ids = [a.id for a in read_paths([str(tmp_path)]) if isinstance(a, Article)]
+    assert len(set(ids)) == 2
+    assert ids == [a.id for a in read_paths([str(tmp_path)]) if isinstance(a, Article)]
 
 
 def test_jsonl_keeps_ids_and_metadata_and_reports_bad_lines_with_line_numbers(tmp_path: Path):
