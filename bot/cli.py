@@ -77,7 +77,7 @@ def print_report(report, as_json: bool = False) -> None:
 
 # --- index / remove / stats / doctor -----------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    from index.ingest import IngestError, read_paths
+    from index.ingest import read_paths
 
     service = service_from(args)
     paths = args.paths or ([] if args.feed else list(service.settings.article_dirs))
@@ -105,10 +105,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         feed_state = None
         if args.feed:
-            from index.feeds import FeedState, feeds_lock
+            from index.feeds import FeedState
 
-            stack.enter_context(feeds_lock(service.settings.data_dir))
-            feed_state = FeedState.load(service.settings.data_dir)
+            feed_state = stack.enter_context(FeedState.locked(service.settings.data_dir))
         bar = _progress_bar(args)
         try:
             report = service.index_articles(
@@ -118,9 +117,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             if bar:
                 bar.close()
         if feed_state is not None:
-            feed_state.commit(report)  # adds the feeds' copies to report.duplicates
-            if feed_state.warning:
-                report.failed.insert(0, IngestError(str(feed_state.path), feed_state.warning))
+            feed_state.finish(report)  # adds the feeds' copies to report.duplicates
     report.duplicates.extend(copies)
     if not args.quiet or not report.ok:
         print_report(report, args.json)

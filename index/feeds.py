@@ -416,6 +416,19 @@ class FeedState:
         return cls(path, data)
 
     @classmethod
+    @contextlib.contextmanager
+    def locked(cls, data_dir: Path) -> Iterator[FeedState]:
+        """The saved state of `data_dir` for one run, under the feed lock; end with `finish`."""
+        with feeds_lock(data_dir):
+            yield cls.load(data_dir)
+
+    def finish(self, report: IndexReport) -> None:
+        """`commit(report)`, and an unreadable saved state reported first among the failures."""
+        self.commit(report)
+        if self.warning:
+            report.failed.insert(0, IngestError(str(self.path), self.warning))
+
+    @classmethod
     def in_memory(cls, data_dir: Path | None = None) -> FeedState:
         """A state that is never saved: every entry of every feed is read. With `data_dir`, it
         knows the near-duplicate signatures saved there (read only), so that copies of stories
@@ -873,14 +886,11 @@ def poll_feeds(
         )
         return FeedUpdate(report, summary)
     started = time.perf_counter()
-    with feeds_lock(settings.data_dir):
-        state = FeedState.load(settings.data_dir)
+    with FeedState.locked(settings.data_dir) as state:
         items = read_feeds(urls, settings, state, fetcher=fetcher, summary=summary)
         first = next(items, None)  # nothing new: no index run, the model is not even loaded
         report = IndexReport() if first is None else service.index_articles(chain([first], items))
-        state.commit(report)
-        if state.warning:
-            report.failed.insert(0, IngestError(str(state.path), state.warning))
+        state.finish(report)
     report.seconds = time.perf_counter() - started
     return FeedUpdate(report, summary)
 

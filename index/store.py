@@ -83,7 +83,9 @@ class Store:
         get the new ids in place: the same articles and chunks, nothing embedded again."""
         from index.ingest import file_id
 
-        old = [r[0] for r in self.db.execute("SELECT id FROM articles WHERE id LIKE 'file:/%'")]
+        # a range on the primary key ('/' < '0'): an index look-up, not a scan, on every open
+        rows = self.db.execute("SELECT id FROM articles WHERE id >= 'file:/' AND id < 'file:0'")
+        old = [r[0] for r in rows]
         if not old:
             return
         with self.transaction():

@@ -78,9 +78,12 @@ class FetchPolicy:
 class FetchError(Exception):
     """A URL could not be fetched. `transient` errors (5xx, timeouts) may work later."""
 
-    def __init__(self, url: str, reason: str, *, transient: bool = False) -> None:
+    def __init__(
+        self, url: str, reason: str, *, transient: bool = False, status: int | None = None
+    ) -> None:
         super().__init__(f"{url}: {reason}")
         self.url, self.reason, self.transient = url, reason, transient
+        self.status = status  # the HTTP status that made it fail, if one did
 
 
 class BlockedAddressError(FetchError):
@@ -272,13 +275,14 @@ class Fetcher:
         headers: dict[str, str] | None = None,
         max_bytes: int | None = None,
         conditional: bool = False,
+        check_robots: bool = True,
     ) -> Response:
         """GET with redirects followed (each hop checked). Raises FetchError for any
         failure; a 304 comes back as a Response only when `conditional`. A URL the site's
         robots.txt keeps from the Newsdesk user agent is refused (unless robots are ignored)."""
         max_bytes = max_bytes or self.policy.max_bytes
         current = check_url(url)
-        if self.robots and not self.allowed(current):
+        if check_robots and self.robots and not self.allowed(current):
             raise FetchError(url, "disallowed by robots.txt")
         for _hop in range(self.policy.max_redirects + 1):
             try:
@@ -301,7 +305,7 @@ class Fetcher:
                 reason = f"HTTP {response.status}"
                 if response.url != url.strip():
                     reason += f" from {response.url}"
-                raise FetchError(url, reason, transient=transient)
+                raise FetchError(url, reason, transient=transient, status=response.status)
             return response
         raise FetchError(url, f"too many redirects (more than {self.policy.max_redirects})")
 
@@ -322,18 +326,11 @@ class Fetcher:
     def _read_robots(self, site: str) -> urllib.robotparser.RobotFileParser | None:
         rules = urllib.robotparser.RobotFileParser(site + "/robots.txt")
         try:
-            response = self._with_retries(site + "/robots.txt", {}, 512 * 1024)
-            for _hop in range(self.policy.max_redirects):
-                location = response.headers.get("location")
-                if response.status not in REDIRECTS or not location:
-                    break
-                response = self._with_retries(check_url(urljoin(site, location)), {}, 512 * 1024)
-        except FetchError:
-            return None
-        if response.status in (401, 403):
-            rules.disallow_all = True  # the same rule as urllib's own reader
-            return rules
-        if response.status >= 300:
+            response = self.get(site + "/robots.txt", max_bytes=512 * 1024, check_robots=False)
+        except FetchError as exc:
+            if exc.status in (401, 403):
+                rules.disallow_all = True  # the same rule as urllib's own reader
+                return rules
             return None
         rules.parse(response.content.decode("utf-8", errors="replace").splitlines())
         return rules

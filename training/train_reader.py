@@ -20,6 +20,7 @@ and on unanswerable dev questions. SQuAD dev, XQuAD and QuAIL are never read her
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import math
@@ -260,15 +261,16 @@ def bf16_autocast(args, device: torch.device) -> bool:
     """bfloat16 autocast on a CPU that has bf16 instructions (1.6x faster steps on AVX512-BF16)."""
     if device.type != "cpu" or args.cpu_precision == "fp32":
         return False
-    if args.cpu_precision == "bf16":
-        return True
+    return args.cpu_precision == "bf16" or _cpu_has_bf16()
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:
     try:
-        return (
-            "avx512_bf16" in Path("/proc/cpuinfo").read_text()
-            or "amx_bf16" in Path("/proc/cpuinfo").read_text()
-        )
+        flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def save_checkpoint(run_dir: Path, model, optimizer, state: State) -> None:

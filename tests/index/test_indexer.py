@@ -39,6 +39,14 @@ def index(settings: Settings, embedder, *paths: Path, prune: bool = False):
     return Indexer(settings, embedder).index(read_paths(names), prune=names if prune else ())
 
 
+def text_files(folder: Path) -> Path:
+    """`folder` with one .txt file per test article (headline on the first line)."""
+    folder.mkdir()
+    for row in ARTICLES:
+        (folder / f"{row['id']}.txt").write_text(f"{row['title']}\n{row['text']}")
+    return folder
+
+
 def article_ids(settings: Settings, embedder, query: str, mode=SearchMode.BM25) -> list[str]:
     searcher = Searcher(settings, embedder)
     try:
@@ -77,10 +85,7 @@ def test_a_changed_article_is_re_embedded_alone_and_replaces_the_old_text(
 
 
 def test_remove_and_prune_leave_search_consistent(settings, embedder, tmp_path):
-    folder = tmp_path / "feed"
-    folder.mkdir()
-    for row in ARTICLES:
-        (folder / f"{row['id']}.txt").write_text(f"{row['title']}\n{row['text']}")
+    folder = text_files(tmp_path / "feed")
     assert index(settings, embedder, folder).added == 3
     (folder / "moon.txt").unlink()
     report = index(settings, embedder, folder, prune=True)
@@ -140,10 +145,7 @@ def test_an_index_with_absolute_path_file_ids_is_migrated_in_place(settings, emb
 
     from index.store import DB_NAME
 
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    for row in ARTICLES:
-        (folder / f"{row['id']}.txt").write_text(f"{row['title']}\n{row['text']}")
+    folder = text_files(tmp_path / "articles")
     assert index(settings, embedder, folder).added == 3
     # what an older release stored: the absolute path as the id
     db = sqlite3.connect(settings.data_dir / DB_NAME)
