@@ -5,7 +5,7 @@ vs plain `rank_bm25.BM25Okapi.get_scores` vs bm25s, all three over the same term
 of terms is read back from our postings, so tokenisation is identical). Agreement: the share of each
 top-10 whose rank-bm25 score reaches rank-bm25's 10th best (ties count as agreeing).
 
-FAISS: exact flat vs HNSW vs IVFFlat as `index.dense` builds it, on unit vectors: recall@10 against
+FAISS: exact flat vs HNSW vs IVFFlat as `index.search.dense` builds it, on unit vectors: recall@10 against
 flat, single-query latency (one OpenMP thread, as DenseIndex searches), build time, memory.
 """
 
@@ -58,8 +58,8 @@ def bm25_side_by_side(
     n_chunks: int, n_queries: int = 40, others: bool = True, data_dir: Path | None = None
 ) -> dict:
     """Our path vs rank_bm25 vs bm25s on the scale-n corpus; others=False runs ours alone."""
-    from index.lexical import LexicalIndex
-    from index.store import Store
+    from index.search.lexical import LexicalIndex
+    from index.store.database import Store
     from index.tokenize import tokenize
 
     data_dir = data_dir or scale_dir(n_chunks)
@@ -186,7 +186,7 @@ def vectors_for(kind: str, n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarra
 def faiss_side_by_side(kind: str, n: int, hnsw: bool = True, k: int = 10) -> dict:
     import faiss
 
-    from index.dense import DenseIndex, build_ivf, nlist_for, one_omp_thread
+    from index.search.dense import DenseIndex, build_ivf, nlist_for, one_omp_thread
 
     corpus, queries, described = vectors_for(kind, n)
     ids = np.arange(n, dtype=np.int64)

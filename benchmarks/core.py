@@ -63,7 +63,7 @@ def newsdesk(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[floa
 
 def raw_encode(data_dir: Path) -> tuple[int, float]:
     """(chunks, seconds) for `model.encode` on every stored chunk's embedded text."""
-    from index.store import Store
+    from index.store.database import Store
 
     store = Store.for_reading(data_dir)
     try:

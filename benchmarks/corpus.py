@@ -137,7 +137,7 @@ def articles_index(n_articles: int = 10_000) -> tuple[Path, Path]:
     Chunking, SQLite, BM25 and FAISS are the real indexer's; only the vectors are stand-ins.
     """
     from index.indexer import Indexer
-    from index.ingest import read_paths
+    from index.ingest.files import read_paths
 
     source = article_sample(n_articles, name=f"articles-{n_articles}.jsonl")
     data_dir = WORK / f"index-{n_articles}-articles"
@@ -160,7 +160,7 @@ def base_chunks(n_articles: int = 10_000) -> list[tuple[str, str]]:
     cache = WORK / f"base-chunks-{n_articles}.json"
     if cache.is_file():
         return [tuple(x) for x in json.loads(cache.read_text(encoding="utf-8"))]
-    from index.store import Store
+    from index.store.database import Store
 
     data_dir, _ = articles_index(n_articles)
     store = Store(data_dir)
@@ -224,12 +224,12 @@ def build_scale(
     done = data_dir / ".complete"
     if done.is_file() and done.read_text() == BUILD_VERSION:
         return data_dir
-    from index.dense import DenseIndex
     from index.indexer import commit_snapshot
-    from index.lexical import LexicalIndex
     from index.models import Article, Chunk
-    from index.snapshot import Snapshot
-    from index.store import Store
+    from index.search.dense import DenseIndex
+    from index.search.lexical import LexicalIndex
+    from index.store.database import Store
+    from index.store.snapshot import Snapshot
     from index.tokenize import tokenize
 
     base = base or base_chunks()

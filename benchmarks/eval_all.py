@@ -6,10 +6,10 @@
    answers with offsets), and QuAIL news dev restricted to the short factual and character-identity
    questions that are answerable (their answers are paraphrased options: read F1, not EM) plus the
    unanswerable ones (they measure refusals).
-3. Runs the harness (`bot.evaluation.evaluate`, what `newsdesk eval` runs) for every search mode with
+3. Runs the harness (`bot.evaluation.runner.evaluate`, what `newsdesk eval` runs) for every search mode with
    the heuristic answerer, and for hybrid search with each other answering method: none, and the
    trained reader when `load_reader` finds a model. The seed conversations in
-   tests/bot/data/seed_conversations.jsonl are asked with each answerer.
+   tests/data/seed_conversations.jsonl are asked with each answerer.
 4. Prints a Markdown table (and writes every report to /tmp/newsdesk-eval/results.json).
 
 `--calibrate` instead fits the heuristic answerer's confidence (bot/answerers/calibration.py) on a
@@ -34,7 +34,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NEWSDESK_SHARED_DATA", ROOT.parent / "shared" / "data"))
 WORK = Path(os.environ.get("NEWSDESK_EVAL_DIR", "/tmp/newsdesk-eval"))
-CONVERSATIONS = ROOT / "tests" / "bot" / "data" / "seed_conversations.jsonl"
+CONVERSATIONS = ROOT / "tests" / "data" / "seed_conversations.jsonl"
 BBC_EVERY, BBC_COUNT = 4, 500  # every 4th BBC article (all five sections), the first 500 of those
 REUTERS_EVERY, REUTERS_COUNT, REUTERS_MIN_CHARS = 10, 300, 400
 QUAIL_TYPES = ("Factual", "Character_identity")
@@ -71,7 +71,7 @@ def corpus_paths() -> list[str]:
 
 def build_index(settings, embedder) -> dict:
     """Index the evaluation corpus (only new or changed articles are embedded)."""
-    from bot.service import Newsdesk
+    from bot.answering.service import Newsdesk
 
     report = Newsdesk(settings, embedder=embedder, answerer=None).index_paths(corpus_paths())
     return report.as_dict()
@@ -110,11 +110,11 @@ def question_files(xquad_limit: int | None, quail_limit: int | None) -> dict[str
 # --- the runs -------------------------------------------------------------------------------------
 def answerers(settings, embedder) -> list[tuple[str, object]]:
     """(name, answerer) for every method to measure: heuristic, none, and the reader if shipped."""
-    from bot.answerers.heuristic import HeuristicAnswerer
+    from bot.answering.answerers.heuristic import HeuristicAnswerer
 
     found: list[tuple[str, object]] = [("heuristic", HeuristicAnswerer())]
     try:
-        from bot.answerers.reader import load_reader
+        from bot.answering.answerers.reader import load_reader
     except ImportError:
         load_reader = None
     if load_reader is not None:
@@ -126,8 +126,8 @@ def answerers(settings, embedder) -> list[tuple[str, object]]:
 
 
 def run_all(settings, embedder, files: dict[str, Path], modes=MODES) -> list[dict]:
-    from bot.evaluation import evaluate, load_conversations, load_questions
-    from bot.service import Newsdesk
+    from bot.answering.service import Newsdesk
+    from bot.evaluation.runner import evaluate, load_conversations, load_questions
     from index.settings import SearchMode
 
     conversations = load_conversations(CONVERSATIONS)
@@ -235,9 +235,9 @@ def squad_slice(n: int, offset: int = 7) -> list[tuple[dict, list]]:
 
 def calibrate(n: int) -> dict:
     """Fit the heuristic's confidence on SQuAD train; report F1 and refusal trade-offs there."""
-    from bot.answerers import calibration
-    from bot.answerers.heuristic import HeuristicAnswerer
-    from bot.metrics import best_em_f1
+    from bot.answering.answerers import calibration
+    from bot.answering.answerers.heuristic import HeuristicAnswerer
+    from bot.evaluation.metrics import best_em_f1
 
     answerer = HeuristicAnswerer()
     features, labels, f1s = [], [], []

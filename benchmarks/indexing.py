@@ -34,7 +34,7 @@ def _timed(obj, name: str, totals: dict[str, float]) -> None:
 
 def _index_once(source: Path, data_dir: Path, embedder) -> dict:
     from index.indexer import Indexer
-    from index.ingest import read_paths
+    from index.ingest.files import read_paths
 
     totals: dict[str, float] = {}
     cpu0 = time.process_time()
@@ -57,7 +57,7 @@ def _index_once(source: Path, data_dir: Path, embedder) -> dict:
 
 
 def _stored_texts(data_dir: Path) -> list[str]:
-    from index.store import Store
+    from index.store.database import Store
 
     store = Store(data_dir)
     try:
@@ -126,7 +126,7 @@ class _NullEncoder:
 
 def reindex_unchanged(n_articles: int = 10_000, reps: int = 5) -> dict:
     """Index the same 10k articles again: in process (Newsdesk.index_paths) and via the CLI."""
-    from bot.service import Newsdesk
+    from bot.answering.service import Newsdesk
 
     data_dir, source = articles_index(n_articles)
     in_process = []

@@ -88,9 +88,9 @@ class _CpuClock:
 
 def measure(data_dir: Path, answerer: str, n_queries: int, repeats: int = 1) -> dict:
     """Warm per-stage latency of `Newsdesk.ask` over n real questions (after one warm-up pass)."""
-    from bot.service import Newsdesk
-    from index.dense import DenseIndex
-    from index.lexical import LexicalIndex
+    from bot.answering.service import Newsdesk
+    from index.search.dense import DenseIndex
+    from index.search.lexical import LexicalIndex
 
     clock = _CpuClock()
     clock.wrap(DenseIndex, "search", "dense_ms")

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from index.indexer import commit_snapshot, require_writable
-from index.lock import WriterLock
-from index.snapshot import Snapshot, SnapshotError, rebuild
-from index.store import DB_NAME, Store
+from index.store.database import DB_NAME, Store
+from index.store.lock import WriterLock
+from index.store.snapshot import Snapshot, SnapshotError, rebuild
 
 REPAIR_HINT = "run `newsdesk doctor --repair` to rebuild the FAISS and BM25 files from the database"
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from index.chunking import Chunker
-from index.dense import DenseIndex
 from index.embedding import Embedder
-from index.ingest import IngestError
-from index.lock import WriterLock
+from index.ingest.files import IngestError
 from index.models import Article
+from index.search.dense import DenseIndex
 from index.settings import Settings
-from index.snapshot import Snapshot, SnapshotError, rebuild, remove_other_generations
-from index.store import Store
+from index.store.database import Store
+from index.store.lock import WriterLock
+from index.store.snapshot import Snapshot, SnapshotError, rebuild, remove_other_generations
 from index.tokenize import tokenize
 
 

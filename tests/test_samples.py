@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import Newsdesk
-from index.ingest import SUFFIXES, file_id, read_paths
+from bot.answering.service import Newsdesk
+from index.ingest.files import SUFFIXES, file_id, read_paths
 from index.settings import SearchMode, Settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "articles"

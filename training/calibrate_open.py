@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval_all import distractors  # noqa: E402
-from bot.answerers.reader import MODEL_FILE, Candidate, ReaderAnswerer, article_ranks  # noqa: E402
-from bot.metrics import best_em_f1  # noqa: E402
+from bot.answering.answerers.reader import MODEL_FILE, Candidate, ReaderAnswerer, article_ranks  # noqa: E402
+from bot.evaluation.metrics import best_em_f1  # noqa: E402
 from training.export_reader import fit_logistic  # noqa: E402
 from training.train_reader import DEV_SETS, QA_TRAIN, read_rows  # noqa: E402
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=ROOT / "models" / "reader")
     args = p.parse_args(argv)
 
-    from bot.service import Newsdesk
+    from bot.answering.service import Newsdesk
     from index.settings import Settings
 
     rows = read_rows(QA_TRAIN / DEV_SETS["new_wiki"])

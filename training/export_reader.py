@@ -32,8 +32,8 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.answerers.reader import MODEL_FILE, ReaderAnswerer  # noqa: E402
-from bot.metrics import best_em_f1  # noqa: E402
+from bot.answering.answerers.reader import MODEL_FILE, ReaderAnswerer  # noqa: E402
+from bot.evaluation.metrics import best_em_f1  # noqa: E402
 from training.train_reader import DEV_SETS, QA_TRAIN, RUN_DIR, read_rows  # noqa: E402
 
 

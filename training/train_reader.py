@@ -42,8 +42,8 @@ from transformers import AutoTokenizer, BertForQuestionAnswering  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.answerers.spans import best_spans  # noqa: E402
-from bot.metrics import best_em_f1  # noqa: E402
+from bot.answering.answerers.spans import best_spans  # noqa: E402
+from bot.evaluation.metrics import best_em_f1  # noqa: E402
 from training import negatives  # noqa: E402
 
 QA_TRAIN = ROOT.parent / "shared" / "data" / "qa_train"

@@ -41,7 +41,7 @@ def test_perturb_keeps_words_and_changes_numbers():
 
 
 def test_scale_corpus_is_a_working_index(tiny_dir):
-    from index.store import Store
+    from index.store.database import Store
 
     store = Store(tiny_dir)
     assert store.counts() == (300, 300) and store.generation == 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import Newsdesk
+from bot.answering.service import Newsdesk
 from index.settings import Settings
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from index.doctor import problems
 from index.indexer import Indexer, IndexMismatchError
-from index.ingest import file_id, read_paths
-from index.lock import LockedError, WriterLock
-from index.search import Searcher
+from index.ingest.files import file_id, read_paths
+from index.search.searcher import Searcher
 from index.settings import SearchMode, Settings
+from index.store.lock import LockedError, WriterLock
 
 ARTICLES = [
     {"id": "jordan", "title": "Jordan and Syria talk border security", "published": "2021-09-19",
@@ -143,7 +143,7 @@ def test_an_index_built_with_another_model_is_not_mixed(settings, embedder, tmp_
 def test_an_index_with_absolute_path_file_ids_is_migrated_in_place(settings, embedder, tmp_path):
     import sqlite3
 
-    from index.store import DB_NAME
+    from index.store.database import DB_NAME
 
     folder = text_files(tmp_path / "articles")
     assert index(settings, embedder, folder).added == 3

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 # This folder is named like the module it tests: with tests/ on sys.path, `bot` can be imported
 # as a namespace package (tests/bot) and `bot.telegram` would then be this folder. Put the
-# project first and forget such namespace imports, so `bot.telegram` is bot/telegram.py.
+# project first and forget such namespace imports, so `bot.telegram` is the package bot/telegram/.
 sys.path.insert(0, str(ROOT))
 for _name in ("bot.telegram", "bot"):
     if _name in sys.modules and getattr(sys.modules[_name], "__file__", None) is None:
@@ -31,7 +31,7 @@ def telegram():
 @pytest.fixture(scope="module")
 def seed_index(tmp_path_factory, shared_data, embedder):
     """(data_dir, articles_dir): a real index of the seed article, built in this process."""
-    from bot.service import Newsdesk
+    from bot.answering.service import Newsdesk
     from index.settings import Settings
 
     root = tmp_path_factory.mktemp("telegram")

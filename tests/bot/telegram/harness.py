@@ -42,7 +42,7 @@ def newsdesk_command() -> list[str]:
     script = Path(sys.executable).parent / "newsdesk"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from bot.cli.main import main; sys.exit(main())"]
 
 
 def bot_env(server: FakeTelegram, data_dir: Path, **env: str) -> dict[str, str]:

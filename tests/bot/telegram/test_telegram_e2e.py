@@ -25,12 +25,13 @@ from harness import (
     run_load,
 )
 
-from bot import telegram_format as fmt
-from bot.answer import unclear_reference
-from bot.conversation import Conversation
-from bot.service import Newsdesk
+from bot.answering.answer import unclear_reference
+from bot.answering.conversation import Conversation
+from bot.answering.service import Newsdesk
+from bot.telegram import format as fmt
+from bot.telegram import split
 from index.settings import Settings
-from index.store import Store
+from index.store.database import Store
 
 SEED_QUESTION = "who hosts 650,000 refugees?"
 FOLLOW_UP = "who is its army chief?"
@@ -116,7 +117,7 @@ class Transcript:
     def ask(self, user: int, text: str):
         reply = ask(self.telegram, user, text)
         self.lines.append(f"> {text}")
-        assert fmt.tg_len(reply.text) < 4000  # one message: no later parts to wait for
+        assert split.tg_len(reply.text) < 4000  # one message: no later parts to wait for
         self.lines.append(f"< {reply.text}".replace("\n", "\n  "))
         if reply.buttons:
             self.lines.append("  " + " ".join(f"[{b['text']}]" for b in reply.buttons))

@@ -11,9 +11,10 @@ from fake_telegram import TelegramHTMLError, parse_telegram_html, utf16_len
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import telegram_format as fmt
-from bot.answer import NOT_FOUND, Answer
-from bot.chat_store import add_answer
+from bot.answering.answer import NOT_FOUND, Answer
+from bot.telegram import format as fmt
+from bot.telegram import split
+from bot.telegram.chats import add_answer
 from index.models import Hit
 from index.text import one_line
 
@@ -163,7 +164,7 @@ def squashed(text: str) -> str:
 
 def check_parts(source: str, parts: list[str], limit: int) -> None:
     for part in parts:
-        assert fmt.tg_len(part) <= limit, part
+        assert split.tg_len(part) <= limit, part
         assert part.strip()
         parse_telegram_html(part)  # balanced, Telegram's tags only, entities intact
     visible = "".join(parse_telegram_html(p) for p in parts)
@@ -171,27 +172,27 @@ def check_parts(source: str, parts: list[str], limit: int) -> None:
 
 
 def test_a_short_reply_is_one_message():
-    assert fmt.split_html("  <b>Jordan</b>  ") == ["<b>Jordan</b>"]
-    assert fmt.split_html("   ") == []
+    assert split.split_html("  <b>Jordan</b>  ") == ["<b>Jordan</b>"]
+    assert split.split_html("   ") == []
 
 
 def test_split_at_4096_prefers_paragraphs_and_reopens_tags():
     paragraph = "<b>" + ("The kingdom hosts refugees. " * 40).strip() + "</b>"
     text = "\n\n".join([paragraph] * 12)
-    parts = fmt.split_html(text)
+    parts = split.split_html(text)
     check_parts(text, parts, 4096)
     assert len(parts) > 1
     assert all(p.startswith("<b>The kingdom") and p.endswith(".</b>") for p in parts)
 
     quote = "<blockquote>" + ("Sentence &amp; more. " * 600).strip() + "</blockquote>"
-    parts = fmt.split_html(quote)
+    parts = split.split_html(quote)
     check_parts(quote, parts, 4096)
     assert all(p.startswith("<blockquote>") and p.endswith(".</blockquote>") for p in parts)
 
 
 def test_a_word_longer_than_a_message_is_cut_and_emoji_count_double():
     text = '<a href="https://x.org/">' + "\U0001f600" * 5000 + "</a>"
-    parts = fmt.split_html(text, 4096)
+    parts = split.split_html(text, 4096)
     check_parts(text, parts, 4096)
     assert all(p.startswith('<a href="https://x.org/">') for p in parts)
 
@@ -233,7 +234,7 @@ def test_property_split_parts_fit_parse_and_lose_no_text(paragraphs, limit):
     text = "\n\n".join(paragraphs)
     if not parse_telegram_html(text).strip():
         return
-    parts = fmt.split_html(text, limit)
+    parts = split.split_html(text, limit)
     check_parts(text.strip(), parts, limit)
 
 
@@ -244,12 +245,12 @@ def test_property_split_parts_fit_parse_and_lose_no_text(paragraphs, limit):
 )  # fmt: skip
 @pytest.mark.parametrize("limit", [16, 17, 20, 33, 120])
 def test_split_survives_empty_elements_wide_characters_and_huge_tags(text, limit):
-    check_parts(text, fmt.split_html(text, limit), limit)
+    check_parts(text, split.split_html(text, limit), limit)
 
 
 def test_split_refuses_a_limit_too_small_for_any_message():
     with pytest.raises(ValueError):
-        fmt.split_html("<b>x</b> " * 10, 15)
+        split.split_html("<b>x</b> " * 10, 15)
 
 
 # --- hostile articles, property-tested ---------------------------------------------------------
@@ -316,12 +317,12 @@ def hostile_hits(draw) -> list[Hit]:
 def _sent_as_telegram_would(html_text: str) -> str:
     """The messages the bot would send for this reply, each checked as the fake server checks
     it; their visible text, joined."""
-    parts = fmt.split_html(html_text)
+    parts = split.split_html(html_text)
     assert parts, html_text
     for part in parts:
-        assert fmt.tg_len(part) <= fmt.MAX_MESSAGE
+        assert split.tg_len(part) <= split.MAX_MESSAGE
         visible = parse_telegram_html(part)  # TelegramHTMLError: Telegram would refuse it
-        assert visible.strip() and utf16_len(visible) <= fmt.MAX_MESSAGE
+        assert visible.strip() and utf16_len(visible) <= split.MAX_MESSAGE
     return "".join(parse_telegram_html(p) for p in parts)
 
 

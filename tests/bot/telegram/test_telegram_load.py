@@ -10,8 +10,8 @@ import json
 import pytest
 from harness import ADMIN, run_load
 
-from bot import telegram_format as fmt
-from bot.service import Newsdesk
+from bot.answering.service import Newsdesk
+from bot.telegram import format as fmt
 from index.settings import Settings
 
 QUESTIONS = [

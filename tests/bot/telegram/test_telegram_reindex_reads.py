@@ -11,7 +11,7 @@ import time
 
 from harness import ADMIN, USER
 
-from index.store import Store
+from index.store.database import Store
 
 ARTICLES = 50  # 15 sentences each: seconds of embedding even on a fast machine
 SEED_QUESTION = "who hosts 650,000 refugees?"

@@ -10,16 +10,11 @@ import logging
 import pytest
 from fake_telegram import TOKEN
 
-from bot.chat_store import ANSWERS_KEPT, ChatStore, add_answer, answer_sources
-from bot.cli import main
-from bot.telegram import (
-    Gate,
-    RedactSecrets,
-    TokenError,
-    check_token,
-    file_base_url,
-    upload_name,
-)
+from bot.cli.main import main
+from bot.telegram.access import Gate, RedactSecrets, TokenError, check_token
+from bot.telegram.admin import upload_name
+from bot.telegram.bot import file_base_url
+from bot.telegram.chats import ANSWERS_KEPT, ChatStore, add_answer, answer_sources
 
 
 def test_allow_list_and_admin_gates():

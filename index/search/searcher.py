@@ -1,0 +1,121 @@
+"""Retrieval over the current index generation: dense, BM25, or both fused."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index.embedding import Embedder
+from index.models import Hit
+from index.search.fusion import reciprocal_rank_fusion
+from index.settings import SearchMode, Settings
+from index.store.database import DB_NAME, Store
+from index.store.snapshot import Snapshot, SnapshotError
+from index.text import one_line
+from index.tokenize import tokenize
+
+NEAR_DUPLICATE = 0.97  # cosine above which two passages count as the same
+
+
+class NoIndexError(RuntimeError):
+    """There is nothing indexed in the data directory yet."""
+
+
+class Searcher:
+    """`search(query, k) -> list[Hit]`; picks up a newer generation written by another process."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        if not (self.data_dir / DB_NAME).is_file():
+            raise NoIndexError(
+                f"no index in {self.data_dir} yet: run `newsdesk index PATH...` first"
+            )
+        self.store = Store.for_reading(self.data_dir)  # a read-only folder can be searched
+        self.embedder = embedder or Embedder(
+            settings.embedding_model, settings.device, settings.batch_size
+        )
+        self._lock = threading.Lock()
+        self.snapshot = Snapshot.empty()
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Load the newest committed generation if it changed; True when it did."""
+        with self._lock:
+            for _ in range(3):
+                generation = self.store.generation
+                if generation == self.snapshot.generation:
+                    return False
+                try:
+                    self.snapshot = Snapshot.load(self.data_dir, generation)
+                    return True
+                except SnapshotError:
+                    if self.store.generation == generation:  # not a race with a writer: damage
+                        raise
+            return False
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        """The k best passages for the query, near-duplicates collapsed."""
+        self.refresh()
+        k = k or self.settings.top_k
+        mode = mode or self.settings.search_mode
+        timings = timings if timings is not None else {}
+        snapshot = self.snapshot
+        fetch = max(self.settings.fetch_k, 2 * k)
+        rankings: dict[str, list[tuple[int, float]]] = {}
+        if mode in (SearchMode.DENSE, SearchMode.HYBRID) and snapshot.dense is not None:
+            t0 = time.perf_counter()
+            vector = self.embedder.encode_query(query)
+            t1 = time.perf_counter()
+            rankings["dense"] = snapshot.dense.search(vector, fetch)
+            timings["embed_ms"] = (t1 - t0) * 1000
+            timings["dense_ms"] = (time.perf_counter() - t1) * 1000
+        if mode in (SearchMode.BM25, SearchMode.HYBRID):
+            t0 = time.perf_counter()
+            rankings["bm25"] = snapshot.lexical.search(tokenize(query), fetch)
+            timings["bm25_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
+        fused = reciprocal_rank_fusion(rankings, weights, self.settings.rrf_k)
+        top = fused[: 3 * k]
+        found = self.store.hits([cid for cid, _, _ in top])
+        hits = []
+        for cid, score, ranks in top:
+            hit = found.get(cid)
+            if hit is not None:
+                hit.score, hit.ranks = score, ranks
+                hits.append(hit)
+        hits = self._collapse(hits, snapshot)[:k]
+        timings["fusion_ms"] = (time.perf_counter() - t0) * 1000
+        return hits
+
+    def _collapse(self, hits: list[Hit], snapshot: Snapshot) -> list[Hit]:
+        """Drop passages that repeat a better-ranked one (syndicated copies, repeated wire text)."""
+        kept: list[Hit] = []
+        seen_text: set[str] = set()
+        vectors = snapshot.dense.vectors([h.chunk_id for h in hits]) if snapshot.dense else None
+        kept_rows: list[int] = []
+        for row, hit in enumerate(hits):
+            key = one_line(hit.text).casefold()
+            if key in seen_text:
+                continue
+            if vectors is not None and kept_rows:
+                sims = vectors[kept_rows] @ vectors[row]
+                if float(np.max(sims)) >= NEAR_DUPLICATE:
+                    continue
+            seen_text.add(key)
+            kept.append(hit)
+            kept_rows.append(row)
+        return kept
+
+    def close(self) -> None:
+        self.store.close()
