@@ -60,3 +60,4 @@ class Hit:
     source: str | None = None
     score: float = 0.0
     ranks: dict[str, int] = field(default_factory=dict)  # 1-based rank per retriever
+    before: str = ""  # the article's text just before this chunk (what "the kingdom" refers to)

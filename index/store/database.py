@@ -47,6 +47,9 @@ class StoreError(RuntimeError):
     """The database cannot be opened or written, or is not a Newsdesk database."""
 
 
+CONTEXT_BEFORE = 400  # characters of the article before a hit, for references back ("the kingdom")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredChunk:
     id: int
@@ -224,12 +227,13 @@ class Store:
             marks = ",".join("?" * len(batch))
             rows = self.db.execute(
                 "SELECT c.id, c.article_id, substr(a.text, c.start + 1, c.end - c.start), c.start,"
-                " c.end, a.title, a.published, a.url, a.source FROM chunks c"
+                " c.end, a.title, a.published, a.url, a.source,"
+                " substr(a.text, max(1, c.start + 1 - ?), min(c.start, ?)) FROM chunks c"
                 f" JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
-                batch,
+                [CONTEXT_BEFORE, CONTEXT_BEFORE, *batch],
             )
             for row in rows:
-                found[row[0]] = Hit(*row)
+                found[row[0]] = Hit(*row[:9], before=row[9])
         return found
 
     def iter_chunks(self, batch_size: int = 2000) -> Iterator[tuple[list[StoredChunk], np.ndarray]]:

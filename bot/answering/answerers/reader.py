@@ -27,7 +27,7 @@ from index.chunking import split_sentences
 from index.models import Hit
 
 from .base import Span
-from .coref import resolve
+from .coref import implied_types, resolve
 from .qtype import asks_latest
 from .recency import newest_near_best
 from .spans import best_spans
@@ -156,10 +156,13 @@ class ReaderAnswerer:
         )
         evidence_start, evidence_end = sentence[0], max(sentence[1], end)
         referent = resolve(hit.text, start, end)  # "the kingdom" -> "Jordan", named just before
+        text = None
         if referent is not None:
             start, end, evidence_start = referent.start, referent.end, referent.sentence_start
+        else:  # named in the article before this passage: answer the name, show the mention
+            text = _named_before(hit, start, end)
         return Span(
-            text=hit.text[start:end],
+            text=text or hit.text[start:end],
             hit_index=hit_index,
             start=hit.start + start,
             end=hit.start + end,
@@ -263,6 +266,18 @@ def article_ranks(hits: Sequence[Hit]) -> list[int]:
     its rank, so the reader does not distrust the third passage of the best article."""
     order: dict[str, int] = {}
     return [order.setdefault(h.article_id, len(order) + 1) for h in hits]
+
+
+def _named_before(hit: Hit, start: int, end: int) -> str | None:
+    """The name a reference at the start of a passage ("The kingdom hosts ...") points back to
+    in the article text just before the passage, or None."""
+    if not hit.before or implied_types(hit.text[start:end]) is None:
+        return None
+    shift = len(hit.before)
+    referent = resolve(hit.before + hit.text, start + shift, end + shift)
+    if referent is None or referent.end > shift:
+        return None
+    return hit.before[referent.start : referent.end]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

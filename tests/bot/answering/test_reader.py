@@ -101,3 +101,26 @@ def test_confidence_separates_a_right_passage_from_an_unrelated_one():
 def test_passages_of_one_article_share_its_rank():
     hits = [Hit(i, article, "text", 0, 4, "title") for i, article in enumerate("aaba")]
     assert article_ranks(hits) == [1, 1, 2, 1]
+
+
+def test_a_reference_at_the_start_of_a_passage_is_resolved_from_the_article_before_it():
+    reader = load_reader(SHIPPED)
+    before = "Jordan reopened its main border crossing with Syria on Friday after three years. "
+    text = "The kingdom hosts more than 650,000 Syrian refugees, according to the United Nations."
+    hit = Hit(7, "a", text, len(before), len(before) + len(text), "Border reopens", before=before)
+    span = reader.answer("who hosts more than 650,000 Syrian refugees?", [hit])
+    assert span is not None and span.text == "Jordan"
+    # the evidence shown stays the passage's sentence that says it, with the mention in it
+    assert text[span.start - hit.start : span.end - hit.start] == "The kingdom"
+    no_context = Hit(7, "a", text, len(before), len(before) + len(text), "Border reopens")
+    assert reader.answer("who hosts more than 650,000 Syrian refugees?", [no_context]).text == (
+        "The kingdom"
+    )
+
+
+def test_on_the_raw_seed_article_the_kingdom_is_jordan(seed_and_quail, embedder):
+    # The seed article's chunk that says "The kingdom hosts ..." does not name Jordan; the chunk
+    # before it does.
+    desk = Newsdesk(Settings(data_dir=seed_and_quail, answerer="reader"), embedder=embedder)
+    answer = desk.ask("Who hosts more than 650,000 Syrian refugees?")
+    assert answer.found and normalize_answer(answer.text) == "jordan"
