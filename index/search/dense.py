@@ -81,11 +81,18 @@ class DenseIndex:
             return 0
         return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(chunk id, cosine) of the k nearest chunks, best first."""
+    def search(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the k nearest chunks, best first; only chunks in `allowed`
+        (sorted chunk ids) when it is given (see `index.search.restricted`)."""
         if not len(self) or k <= 0:
             return []
         query = vector.reshape(1, -1).astype(np.float32)
+        if allowed is not None:
+            from index.search.restricted import restricted_search
+
+            return restricted_search(self.index, self._ivf(), query, k, allowed)
         with one_omp_thread():
             scores, ids = self.index.search(query, min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
