@@ -94,3 +94,18 @@ def checked_filter(service: Newsdesk, flt: Filter) -> Filter:
     if not flt.sources:
         return flt
     return flt.with_changes(sources=service.catalog().known_outlets(flt.sources))
+
+
+def scope_lines(answer: Answer) -> list[str]:
+    """What narrowed the search, for the reply: "filtered: Reuters, since 2024-01-01" and what the
+    question's dates were taken to mean (front ends style them)."""
+    lines = []
+    flt = Filter.from_dict(answer.filter) if answer.filter else None
+    from_question = bool(answer.assumed and answer.assumed.startswith("searched articles"))
+    if flt is not None and flt.active and answer.filter_articles != 0:
+        shown = Filter(sources=flt.sources) if from_question else flt
+        if shown.active:
+            lines.append(f"filtered: {shown.describe()}")
+    if answer.assumed:
+        lines.append(f"({answer.assumed})")
+    return lines

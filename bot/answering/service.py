@@ -15,6 +15,7 @@ from bot.answering.answerers import Answerer, load_answerer
 from bot.answering.answerers.qtype import asks_latest
 from bot.answering.answerers.recency import as_of_date
 from bot.answering.conversation import unresolved
+from bot.answering.digest import latest, overview
 from bot.answering.scope import answer_in_scope, checked_filter, clock_date
 from index.embedding import Embedder
 from index.indexer import Indexer, IndexReport
@@ -112,6 +113,10 @@ class Newsdesk:
         """Every article's day and outlet (for filters, stats and the latest headlines)."""
         return self.searcher.catalogs.get(self.searcher.store)
 
+    def latest(self, n: int = 10, flt: Filter | None = None) -> list[dict[str, Any]]:
+        """The n newest headlines (within the filter): date, outlet, link."""
+        return latest(self.catalog(), n, flt)
+
     def check_filter(self, flt: Filter) -> Filter:
         """The filter, its outlets checked against the index (FilterError when unknown)."""
         return checked_filter(self, flt)
@@ -197,6 +202,7 @@ class Newsdesk:
                 "generation": generation,
                 "dense_index": store.meta("dense_index") or "none",
             }
+            info.update(overview(Catalog.load(store)))  # outlets and dates
         finally:
             store.close()
         files = {p.name: p.stat().st_size for p in data_dir.iterdir() if p.is_file()}
