@@ -120,15 +120,23 @@ def _exact(vectors, ids, query, allowed, k):
     return ids[inside][order].tolist()
 
 
-def test_dense_flat_search_with_an_id_selector_is_exact_inside_the_selection():
+@pytest.mark.parametrize("share", [40, 2000])  # a few gathered; most scored in one pass, masked
+def test_dense_flat_search_is_exact_inside_the_selection(share):
     vectors = _vectors(3000)
     ids = np.arange(10, 3010, dtype=np.int64)
     dense = DenseIndex.empty(16)
     dense.add(ids, vectors)
-    allowed = np.sort(np.random.default_rng(1).choice(ids, 40, replace=False))
+    allowed = np.sort(np.random.default_rng(1).choice(ids, share, replace=False))
     query = _vectors(1, seed=99)[0]
     found = [c for c, _ in dense.search(query, 5, allowed)]
     assert found == _exact(vectors, ids, query, allowed, 5)
+    selector = restricted.faiss.SearchParameters(sel=restricted.faiss.IDSelectorBatch(allowed))
+    _, by_faiss = dense.index.search(query.reshape(1, -1), 5, params=selector)
+    assert found == by_faiss[0].tolist()  # what FAISS's own id selector returns
+    dense.remove(allowed[:1])  # the view of the storage follows changes to the index
+    dense.add(np.array([5000], dtype=np.int64), query.reshape(1, -1))
+    changed = [c for c, _ in dense.search(query, 3, np.append(allowed, 5000))]
+    assert changed[0] == 5000 and allowed[0] not in changed
 
 
 @pytest.mark.parametrize("subset_limit", [restricted.EXACT_SUBSET_LIMIT, 10])
