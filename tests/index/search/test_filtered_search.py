@@ -158,3 +158,16 @@ def test_dense_ivf_search_keeps_recall_in_a_narrow_selection(monkeypatch, subset
     missing = np.array([5000, 5001], dtype=np.int64)  # ids the index does not hold (yet)
     assert dense.search(query, 5, np.concatenate([allowed[:3], missing]))
     assert dense.search(query, 5, np.zeros(0, np.int64)) == []
+
+
+def test_dense_flat_search_is_exact_when_the_selection_lies_far_from_the_question():
+    """Most chunks allowed, but none of the best ones: the quick over-fetch finds too few, and
+    every allowed vector is scored instead."""
+    vectors = _vectors(3000)
+    ids = np.arange(1, 3001, dtype=np.int64)
+    dense = DenseIndex.empty(16)
+    dense.add(ids, vectors)
+    query = _vectors(1, seed=3)[0]
+    allowed = np.sort(ids[np.argsort(vectors @ query)[:2000]])  # the 2000 worst matches
+    found = [c for c, _ in dense.search(query, 10, allowed)]
+    assert found == _exact(vectors, ids, query, allowed, 10)
