@@ -38,6 +38,7 @@ test-slow: setup
 	$(BIN)/pytest -m slow
 
 bench: setup
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.run
 
 eval: setup
