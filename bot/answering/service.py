@@ -202,7 +202,7 @@ class Newsdesk:
                 "generation": generation,
                 "dense_index": store.meta("dense_index") or "none",
             }
-            info.update(overview(Catalog.load(store)))  # outlets and dates
+            info.update(overview(Catalog.load(store, chunks=False)))  # outlets and dates
         finally:
             store.close()
         files = {p.name: p.stat().st_size for p in data_dir.iterdir() if p.is_file()}

@@ -70,7 +70,8 @@ class Catalog:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, store: Store) -> Catalog:
+    def load(cls, store: Store, *, chunks: bool = True) -> Catalog:
+        """The catalog of what the store holds now (`chunks=False`: articles only, for stats)."""
         generation = store.generation
         rows = store.db.execute("SELECT id, published, source, url, title FROM articles").fetchall()
         index_of: dict[str, int] = {}
@@ -93,10 +94,11 @@ class Catalog:
                     outlet_ids[key] = len(outlets)
                     outlets.append(name)
                 article_outlet[i] = outlet_ids[key]
-        chunks = store.db.execute("SELECT id, article_id FROM chunks ORDER BY id").fetchall()
-        chunk_ids = np.fromiter((c for c, _ in chunks), dtype=np.int64, count=len(chunks))
+        query = "SELECT id, article_id FROM chunks ORDER BY id"
+        pairs = store.db.execute(query).fetchall() if chunks else []
+        chunk_ids = np.fromiter((c for c, _ in pairs), dtype=np.int64, count=len(pairs))
         chunk_article = np.fromiter(
-            (index_of.get(a, -1) for _, a in chunks), dtype=np.int32, count=len(chunks)
+            (index_of.get(a, -1) for _, a in pairs), dtype=np.int32, count=len(pairs)
         )
         return cls(
             generation, [r[0] for r in rows], days, outlets, article_outlet, chunk_ids,
