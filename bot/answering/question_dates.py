@@ -2,9 +2,10 @@
 
 Two kinds, treated differently:
 
-- **Anchored to today** ("yesterday", "today", "this week/month/year", "last week/month/year",
-  "in the past 3 days", "2 weeks ago"): they can only mean when the news appeared, so they are a
-  hard filter, like `--since/--until`.
+- **Anchored to today** ("yesterday", "this week/month/year", "last week/month/year", "in the past
+  3 days", "2 weeks ago"): they can only mean when the news appeared, so they are a hard filter,
+  like `--since/--until`. Not "today": it mostly means "nowadays" ("fragments visible even today",
+  XQuAD), and a question about today's news is answered by the newest articles anyway.
 - **Calendar dates after a preposition** ("in 2018", "in June 2022", "since March", "before 2020",
   "between 2015 and 2017", "from 2015 to 2017"): often the time of the event, which need not be the
   time of the article ("how long was the crossing closed before it reopened in 2018?" is answered
@@ -37,7 +38,7 @@ _BETWEEN = re.compile(rf"\b(?:between|from) ({_DATE}) (?:and|to|until|till) ({_D
 _SINCE = re.compile(rf"\b(since|after|before|until|till|in|during) ({_DATE})\b", _FLAGS)
 _UNITS = {"day": 1, "week": 7, "month": 30, "year": 365}
 _ANCHORED = re.compile(
-    r"\b(yesterday|today|tonight|this (?:week|month|year)|last (?:week|month|year)|"
+    r"\b(yesterday|this (?:week|month|year)|last (?:week|month|year)|"
     r"(?:in )?the (?:past|last) (?:(\d+|few|couple of) )?(day|week|month|year)s?|"
     r"(\d+) (day|week|month)s? ago)\b",
     _FLAGS,
@@ -84,8 +85,6 @@ def _anchored(text: str, today: date) -> QuestionDates | None:
     if match is None:
         return None
     phrase = match.group(1).lower()
-    if phrase in ("today", "tonight"):
-        return QuestionDates(today, today, match.group(1), True)
     if match.group(5):  # "3 days ago": that day (a week or month ago: that period)
         amount, unit = int(match.group(4)), match.group(5).lower()
         day = today - timedelta(days=amount * _UNITS[unit])

@@ -6,6 +6,7 @@
 2. When that filter sets no dates, the question's own dates (`question_dates`) apply: anchored
    ones ("last week") as a hard filter, calendar ones ("in 2018") as a preference that falls back
    to every date when nothing in the window answers confidently. The reply says what it assumed.
+   An index with no dated article ignores them (XQuAD, QuAIL: eval numbers do not move).
 3. A filter that lets no article through says so ("No indexed article matches ...") rather than
    "not found".
 4. A relative date in the answer is made absolute against the article's publication date
@@ -55,8 +56,8 @@ def answer_in_scope(
     """Search and read within the filter and the question's dates (see the module docstring)."""
     base = flt if flt is not None and flt.active else None
     found = None
-    if base is None or not (base.since or base.until):
-        found = dates_in_question(query, service.today())
+    if (base is None or not (base.since or base.until)) and service.catalog().date_range()[0]:
+        found = dates_in_question(query, service.today())  # (an undated index: nothing to filter)
     applied, assumed = base, None
     if found is not None:
         windowed = found.as_filter(base)

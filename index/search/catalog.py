@@ -162,10 +162,15 @@ class Catalog:
         )
 
     def date_range(self) -> tuple[date | None, date | None]:
-        known = self.days[self.days != NO_DAY]
-        if not len(known):
-            return None, None
-        return date.fromordinal(int(known.min())), date.fromordinal(int(known.max()))
+        """The oldest and newest publication day (None, None when no article is dated)."""
+        if "_range" not in self.__dict__:
+            known = self.days[self.days != NO_DAY]
+            self._range = (
+                (date.fromordinal(int(known.min())), date.fromordinal(int(known.max())))
+                if len(known)
+                else (None, None)
+            )
+        return self._range
 
     def newest(self, n: int, flt: Filter | None = None) -> list[int]:
         """Indices of the n newest dated articles passing the filter, newest first."""

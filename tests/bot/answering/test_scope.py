@@ -86,3 +86,17 @@ def test_a_bad_clock_setting_is_a_clear_error(desk):
     broken = Newsdesk(replace(desk.settings, today="someday"), embedder=desk.embedder)
     with pytest.raises(SettingsError, match="NEWSDESK_TODAY"):
         broken.today()
+
+
+def test_an_index_without_dates_ignores_the_questions_dates(embedder, tmp_path):
+    undated = tmp_path / "undated.jsonl"
+    undated.write_text(
+        '{"id": "u", "title": "Wall", "text": "The wall was built in 2018 by the city council."}\n'
+    )
+    env = {"NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_TODAY": "2020-02-03"}
+    service = Newsdesk(Settings.load(env=env, dotenv=None), embedder=embedder)
+    assert service.index_paths([str(undated)]).ok
+    for question in ("who built the wall in 2018?", "who built the wall last week?"):
+        answer = service.ask(question)
+        assert answer.filter is None and answer.assumed is None and answer.note is None
+        assert [h.article_id for h in answer.sources] == ["u"]
