@@ -95,6 +95,7 @@ class Settings:
     feed_poll_minutes: float = field(default=15.0, metadata={"env": "NEWSDESK_FEED_POLL_MINUTES"})
     allow_private_urls: bool = field(default=False, metadata={"env": "NEWSDESK_ALLOW_PRIVATE_URLS"})
     respect_robots: bool = field(default=True, metadata={"env": "NEWSDESK_RESPECT_ROBOTS"})
+    today: str = field(default="", metadata={"env": "NEWSDESK_TODAY"})  # fixed clock (tests)
     telegram_bot_token: str = field(default="", metadata={"env": "TELEGRAM_BOT_TOKEN"}, repr=False)
     telegram_api_base_url: str = field(
         default="https://api.telegram.org/bot", metadata={"env": "TELEGRAM_API_BASE_URL"}

@@ -32,6 +32,11 @@ class Answer:
     as_of: str | None = None  # publication date when the question asked for the latest figure
     note: str | None = None  # instead of an answer: what the question needs to be answerable
     answerer: str | None = None
+    filter: dict[str, Any] | None = None  # the filter applied (Filter.as_dict), when one was
+    filter_articles: int | None = None  # how many articles it lets through
+    assumed: str | None = None  # what the question's dates were taken to mean
+    dated_text: str | None = None  # `text` with its relative date made absolute
+    resolved_date: str | None = None  # that date (ISO day, month or year)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -62,6 +67,11 @@ class Answer:
             "as_of": self.as_of,
             "note": self.note,
             "answerer": self.answerer,
+            "answer_dated": self.dated_text,
+            "resolved_date": self.resolved_date,
+            "filter": self.filter,
+            "filter_articles": self.filter_articles,
+            "assumed": self.assumed,
             "sources": [
                 {
                     "article_id": h.article_id,

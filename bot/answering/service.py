@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,10 +15,14 @@ from bot.answering.answerers import Answerer, load_answerer
 from bot.answering.answerers.qtype import asks_latest
 from bot.answering.answerers.recency import as_of_date
 from bot.answering.conversation import unresolved
+from bot.answering.digest import latest, overview
+from bot.answering.scope import answer_in_scope, checked_filter, clock_date
 from index.embedding import Embedder
 from index.indexer import Indexer, IndexReport
 from index.ingest.files import IngestError, read_paths
 from index.models import Article
+from index.search.catalog import Catalog
+from index.search.filters import Filter
 from index.search.searcher import Searcher
 from index.settings import SearchMode, Settings
 from index.store.database import DB_NAME, Store
@@ -82,15 +87,17 @@ class Newsdesk:
         k: int | None = None,
         mode: SearchMode | None = None,
         conversation: Rewriter | None = None,
+        flt: Filter | None = None,
     ) -> Answer:
-        """Retrieve passages for the question and extract a short answer from them."""
+        """Retrieve passages for the question and extract a short answer from them (within the
+        filter and the dates the question names: see `bot.answering.scope`)."""
         started = time.perf_counter()
         question = self.check_question(question)
         query = conversation.rewrite(question) if conversation else question
         timings: dict[str, float] = {}
         pronoun = unresolved(query)
         if pronoun is None:
-            answer = self._answer(question, query, k, mode, timings)
+            answer = answer_in_scope(self, question, query, k, mode, timings, flt)
         else:  # "its" with nothing to stand for: ask back rather than guess
             answer = Answer(question, query, None, 0.0, [], note=unclear_reference(pronoun))
             answer.timings_ms = timings
@@ -99,11 +106,32 @@ class Newsdesk:
             conversation.record(question, answer)
         return answer
 
+    def today(self) -> date:
+        return clock_date(self.settings.today)
+
+    def catalog(self) -> Catalog:
+        """Every article's day and outlet (for filters, stats and the latest headlines)."""
+        return self.searcher.catalogs.get(self.searcher.store)
+
+    def latest(self, n: int = 10, flt: Filter | None = None) -> list[dict[str, Any]]:
+        """The n newest headlines (within the filter): date, outlet, link."""
+        return latest(self.catalog(), n, flt)
+
+    def check_filter(self, flt: Filter) -> Filter:
+        """The filter, its outlets checked against the index (FilterError when unknown)."""
+        return checked_filter(self, flt)
+
     def _answer(
-        self, question: str, query: str, k: int | None, mode: SearchMode | None, timings: dict
+        self,
+        question: str,
+        query: str,
+        k: int | None,
+        mode: SearchMode | None,
+        timings: dict,
+        flt: Filter | None = None,
     ) -> Answer:
-        """Search for `query` and read the best span from the passages."""
-        hits = self.searcher.search(query, k or self.settings.top_k, mode, timings)
+        """Search for `query` (within `flt`) and read the best span from the passages."""
+        hits = self.searcher.search(query, k or self.settings.top_k, mode, timings, flt)
         answer = Answer(question, query, None, 0.0, hits, timings_ms=timings)
         answerer = self.answerer
         if answerer is None or not hits:
@@ -174,6 +202,7 @@ class Newsdesk:
                 "generation": generation,
                 "dense_index": store.meta("dense_index") or "none",
             }
+            info.update(overview(Catalog.load(store, chunks=False)))  # outlets and dates
         finally:
             store.close()
         files = {p.name: p.stat().st_size for p in data_dir.iterdir() if p.is_file()}

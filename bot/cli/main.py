@@ -12,13 +12,17 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
+from bot.answering.filter_commands import FILTER_COMMANDS
 from bot.cli.render import Style, format_answer, format_report, format_sources, format_stats
+from bot.cli.scope import add_filter_options, chat_filter_command, filter_from_args
 from index.settings import SearchMode, Settings, SettingsError
 
-PLUGINS = ("bot.cli.eval", "bot.cli.feeds", "bot.cli.telegram")
+PLUGINS = ("bot.cli.eval", "bot.cli.feeds", "bot.cli.telegram", "bot.cli.latest")
 CHAT_HELP = """Ask a question about the indexed articles; follow-up questions are understood in context.
   /sources  all sources of the last answer      /debug  how the last question was searched
   /reset    forget the conversation             /help   this text
+  /since DATE, /until DATE, /source NAME   search only those articles
+  /filters  show the filter (/filters off clears it)
   Ctrl-D or /quit to leave."""
 
 
@@ -170,12 +174,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from bot.answering.service import QuestionError
 
     service = service_from(args)
+    flt = filter_from_args(args, service)
     style = Style()
     status = 0
     first = True
     for question in _questions(args):
         try:
-            answer = service.ask(question, k=args.top_k, mode=args.search_mode)
+            answer = service.ask(question, k=args.top_k, mode=args.search_mode, flt=flt)
         except QuestionError as exc:
             print(f"newsdesk: error: {exc}", file=sys.stderr)
             status = 1
@@ -223,6 +228,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     service = service_from(args)
     service.searcher  # noqa: B018 - fail now, not at the first question, when there is no index
     conversation = _conversation()
+    flt = filter_from_args(args, service)
     style = Style()
     interactive = sys.stdin.isatty()
     if interactive:
@@ -265,11 +271,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 if last
                 else "No answer yet."
             )
+        elif command in FILTER_COMMANDS:
+            flt, message = chat_filter_command(line, flt, service)
+            say(message)
         elif command:
             say(f"Unknown command {command}; /help lists the commands.")
         else:
             try:
-                last = service.ask(line, conversation=conversation)
+                last = service.ask(line, conversation=conversation, flt=flt)
             except QuestionError as exc:
                 if args.json:
                     print(json.dumps({"question": line, "error": str(exc)}), flush=True)
@@ -344,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--mode", dest="search_mode", type=SearchMode.parse, help="hybrid, dense or bm25"
         )
         p.add_argument("--json", action="store_true", help="one JSON object per answer")
+        add_filter_options(p)
 
     p = sub.add_parser("ask", help="answer questions (arguments, or - for one per line on stdin)")
     p.add_argument("questions", nargs="+", metavar="QUESTION")

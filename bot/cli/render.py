@@ -9,6 +9,7 @@ import textwrap
 from typing import Any, TextIO
 
 from bot.answering.answer import NOT_FOUND, Answer
+from bot.answering.scope import scope_lines
 from index.chunking import split_sentences
 from index.indexer import IndexReport
 from index.models import Hit
@@ -86,9 +87,10 @@ def mark_span(text: str, a: int, b: int, style: Style) -> str:
 def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: int = 3) -> str:
     lines: list[str] = []
     if answer.found:
-        lines.append(style.bold(answer.text or ""))
+        lines.append(style.bold(answer.dated_text or answer.text or ""))
         if answer.as_of:
             lines.append(style.dim(f"as of {answer.as_of}"))
+        lines += [style.dim(line) for line in scope_lines(answer)]
         hit = answer.source
         evidence = answer.evidence
         if hit is not None and evidence and answer.answer_start is not None:
@@ -101,6 +103,7 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
             lines.append("  — " + source_line(hit))
     else:
         lines.append(style.bold(answer.note or NOT_FOUND))
+        lines += [style.dim(line) for line in scope_lines(answer)]
         if answer.sources:
             lines.append("The closest passages:")
     if one_line(answer.rewritten_query).casefold() != one_line(answer.question).casefold():
@@ -168,6 +171,7 @@ def format_stats(stats: dict[str, Any]) -> str:
             f"articles         {stats['articles']:,}",
             f"chunks           {stats['chunks']:,}",
             f"newest article   {stats.get('newest_published') or 'unknown'}",
+            *overview_lines(stats),
             f"embedding model  {stats['embedding_model']} ({stats['dimension']} dimensions)",
             f"index            {stats['index_type']}",
             f"on disk          {size['total'] / 2**20:.1f} MB (SQLite {size['sqlite'] / 2**20:.1f},"
@@ -175,6 +179,23 @@ def format_stats(stats: dict[str, Any]) -> str:
             *checked,
         ]
     )
+
+
+def overview_lines(stats: dict[str, Any], shown: int = 10) -> list[str]:
+    """The date range and the outlets with their article counts."""
+    lines = []
+    if stats.get("oldest_day"):
+        undated = stats.get("undated_articles") or 0
+        lines.append(
+            f"dates            {stats['oldest_day']} to {stats['newest_day']}"
+            + (f" ({undated:,} undated)" if undated else "")
+        )
+    outlets = stats.get("outlets") or []
+    if outlets:
+        listed = ", ".join(f"{o['name']} ({o['articles']:,})" for o in outlets[:shown])
+        more = f", and {len(outlets) - shown:,} more" if len(outlets) > shown else ""
+        lines.append(f"outlets          {len(outlets):,}: {listed}{more}")
+    return lines
 
 
 def _files_line(stats: dict[str, Any]) -> str:

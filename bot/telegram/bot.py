@@ -56,6 +56,7 @@ from bot.telegram import split
 from bot.telegram.access import Gate, check_token
 from bot.telegram.admin import UPLOADS_DIR, AdminHandlers
 from bot.telegram.chats import ChatStore, add_answer, answer_sources
+from bot.telegram.scope import ScopeHandlers, chat_filter
 from index.search.searcher import NoIndexError
 from index.settings import Settings
 from index.store.lock import LockedError
@@ -72,7 +73,7 @@ NOT_MODIFIED = "message is not modified"  # Telegram's 400 for an edit to the sa
 T = TypeVar("T")
 
 
-class NewsdeskBot(AdminHandlers):
+class NewsdeskBot(AdminHandlers, ScopeHandlers):
     """The bot's state and handlers; `build()` gives the python-telegram-bot Application."""
 
     def __init__(
@@ -120,6 +121,8 @@ class NewsdeskBot(AdminHandlers):
             ("help", self.on_help),
             ("reset", self.on_reset),
             ("sources", self.on_sources),
+            ("latest", self.on_latest),
+            *((name, self.on_filter_command) for name in ("since", "until", "source", "filters")),
             ("reindex", self.on_reindex),
             ("update", self.on_update),
             ("feeds", self.on_feeds),
@@ -393,9 +396,9 @@ class NewsdeskBot(AdminHandlers):
             text = re.sub(rf"@{re.escape(bot.username)}\b", " ", text, flags=re.IGNORECASE)
         return text
 
-    def _ask(self, question: str, conversation: Any) -> Any:
+    def _ask(self, question: str, conversation: Any, flt: Any = None) -> Any:
         self._ensure_searcher()
-        return self.service.ask(question, conversation=conversation)
+        return self.service.ask(question, conversation=conversation, flt=flt)
 
     async def on_question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A question: answered in this chat's turn, in a worker thread, with "typing…"."""
@@ -404,9 +407,10 @@ class NewsdeskBot(AdminHandlers):
         chat_id = message.chat_id
         async with self._turn(chat_id):
             conversation = self._conversation(chat_id)
+            flt = chat_filter(self.store.get(chat_id))
             try:
                 async with self._typing(context.bot, chat_id):
-                    answer = await self._in_thread(self._ask, question, conversation)
+                    answer = await self._in_thread(self._ask, question, conversation, flt)
             except QuestionError as exc:
                 await self._reply(update, fmt.escape(f"Sorry: {exc}."))
                 return
@@ -462,14 +466,16 @@ class NewsdeskBot(AdminHandlers):
             if conversation is not None:
                 conversation.reset()
             record = self.store.get(chat_id)
-            self.store.put(chat_id, {"next": record.get("next", 0)})
+            kept = {k: record[k] for k in ("filters",) if k in record}  # the filter stays
+            self.store.put(chat_id, {"next": record.get("next", 0), **kept})
             await self._reply(update, fmt.escape(fmt.RESET_DONE))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start and /help: what the bot knows and how to ask."""
         stats = await asyncio.to_thread(self.service.stats)  # not queued behind questions
         group = update.effective_chat.type != ChatType.PRIVATE
-        text = fmt.format_help(stats, admin=self._is_admin(update), group=group)
+        flt = chat_filter(self.store.get(update.effective_chat.id))
+        text = fmt.format_help(stats, admin=self._is_admin(update), group=group, flt=flt)
         await self._reply(update, text)
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -14,7 +14,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.answering.answer import NOT_FOUND, Answer
+from bot.answering.filter_commands import HELP_LINES as FILTER_HELP
+from bot.answering.scope import scope_lines
 from index.models import Hit
+from index.search.filters import Filter
 from index.text import one_line
 
 MAX_CALLBACK_DATA = 64  # bytes
@@ -27,6 +30,8 @@ COMMANDS = [  # (command, description) as registered with set_my_commands
     ("help", "what I know and how to ask"),
     ("sources", "all sources of the last answer"),
     ("reset", "forget this conversation"),
+    ("latest", "the newest headlines"),
+    *((name.split()[0], text) for name, text in FILTER_HELP),
 ]
 ADMIN_COMMANDS = [
     ("reindex", "re-read the article folders (and feeds)"),
@@ -192,6 +197,9 @@ def format_answer(answer: Answer) -> str:
     query = one_line(answer.rewritten_query or "")
     if query and query != one_line(answer.question or ""):
         parts.append(f"<i>(read as: {escape(shorten(query, 300))})</i>")
+    footer = scope_lines(answer)  # "filtered: Reuters, since 2024-01-01"
+    if footer:
+        parts.append("\n".join(f"<i>{escape(line)}</i>" for line in footer))
     return "\n\n".join(parts)
 
 
@@ -199,7 +207,7 @@ def _answer_parts(answer: Answer) -> list[str]:
     refs = source_refs(answer)
     parts: list[str] = []
     if answer.found:
-        head = f"<b>{escape(one_line(answer.text or ''))}</b>"
+        head = f"<b>{escape(one_line(answer.dated_text or answer.text or ''))}</b>"
         if answer.as_of:
             head += f"\n<i>as of {escape(one_line(answer.as_of))}</i>"
         parts.append(head)
@@ -259,8 +267,10 @@ def parse_sources_callback(data: str | None) -> str | None:
 
 
 # --- help, stats, reports ----------------------------------------------------------------------
-def format_help(stats: dict[str, Any], *, admin: bool = False, group: bool = False) -> str:
-    """What the bot knows (article count, newest date) and how to ask."""
+def format_help(
+    stats: dict[str, Any], *, admin: bool = False, group: bool = False, flt: Filter | None = None
+) -> str:
+    """What the bot knows (article count, outlets, dates), how to ask, the chat's filter."""
     if stats.get("indexed") and stats.get("articles"):
         newest = _date(stats.get("newest_published"))
         knows = f"I know <b>{stats['articles']:,}</b> news article" + (
@@ -282,10 +292,43 @@ def format_help(stats: dict[str, Any], *, admin: bool = False, group: bool = Fal
         "(<i>who is its army chief?</i>) are understood in context.",
         "",
     ]
+    lines[1:1] = _known_lines(stats)
     lines += [f"/{name} — {escape(text)}" for name, text in COMMANDS]
+    lines += ["", escape(f"This chat's filter: {flt.describe()}." if flt and flt.active else
+                         "No filter: every article is searched.")]  # fmt: skip
     if admin:
         lines += ["", "Admin:"] + [f"/{name} — {escape(text)}" for name, text in ADMIN_COMMANDS]
         lines.append("Send a .txt, .md, .html, .json or .jsonl file to add its articles.")
+    return "\n".join(lines)
+
+
+def _known_lines(stats: dict[str, Any]) -> list[str]:
+    """Which outlets and dates the articles come from (after `stats()`)."""
+    lines = []
+    if stats.get("oldest_day"):
+        lines.append(f"They date from {stats['oldest_day']} to {stats['newest_day']}.")
+    outlets = stats.get("outlets") or []
+    if outlets:
+        names = ", ".join(f"{o['name']} ({o['articles']:,})" for o in outlets[:8])
+        more = f" and {len(outlets) - 8:,} more" if len(outlets) > 8 else ""
+        lines.append(f"Outlets: {names}{more}.")
+    return [escape(line) for line in lines]
+
+
+def bad_filter(problem: str) -> str:
+    return f"Sorry: {problem}."
+
+
+def format_latest(rows: Sequence[dict[str, Any]], flt: Filter | None = None) -> str:
+    """The newest headlines as links, with outlet and date."""
+    scope = f" ({escape(flt.describe())})" if flt is not None and flt.active else ""
+    if not rows:
+        return f"No dated articles{scope}."
+    lines = [f"<b>Latest headlines</b>{scope}"]
+    for i, row in enumerate(rows, 1):
+        ref = SourceRef(row["article_id"], one_line(row["title"]) or "(untitled)", row["url"],
+                        row["date"], row["outlet"])  # fmt: skip
+        lines.append(f"{i}. {source_line(ref)}")
     return "\n".join(lines)
 
 

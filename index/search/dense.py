@@ -63,6 +63,7 @@ class DenseIndex:
         return index if isinstance(index, faiss.IndexIVF) else None
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.__dict__.pop("_flat_view", None)  # index.search.restricted's view of the storage
         if len(ids):
             self.index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64)
@@ -77,15 +78,23 @@ class DenseIndex:
             self.index = build_ivf(*self.contents(), nlist=nlist_for(n))
 
     def remove(self, ids: np.ndarray) -> int:
+        self.__dict__.pop("_flat_view", None)
         if not len(ids):
             return 0
         return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(chunk id, cosine) of the k nearest chunks, best first."""
+    def search(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the k nearest chunks, best first; only chunks in `allowed`
+        (sorted chunk ids) when it is given (see `index.search.restricted`)."""
         if not len(self) or k <= 0:
             return []
         query = vector.reshape(1, -1).astype(np.float32)
+        if allowed is not None:
+            from index.search.restricted import restricted_search
+
+            return restricted_search(self, query, k, allowed)
         with one_omp_thread():
             scores, ids = self.index.search(query, min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

@@ -184,13 +184,19 @@ class LexicalIndex:
         )
 
     # --- querying ---------------------------------------------------------------------------
-    def search(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score) of the k best chunks that share a term with the query."""
+    def search(
+        self, query_terms: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) of the k best chunks that share a term with the query; with
+        `allowed` (a boolean mask over rows), only those rows are candidates."""
         looked_up = (self.vocab.id_of(t) for t in query_terms)
         query = [t for t in looked_up if t is not None]
         if not query or not len(self) or k <= 0:
             return []
         rows, scores = self._exact_scores(Counter(query))
+        if allowed is not None:
+            inside = allowed[rows]
+            rows, scores = rows[inside], scores[inside]
         if not len(rows):
             return []
         keep = min(len(rows), max(k, self.max_candidates))

@@ -10,7 +10,9 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.models import Hit
+from index.search.catalog import CatalogCache
 from index.search.diversity import spread
+from index.search.filters import Filter, outlet_of, published_day
 from index.search.fusion import fuse
 from index.settings import SearchMode, Settings
 from index.store.database import DB_NAME, Store
@@ -40,6 +42,7 @@ class Searcher:
             settings.embedding_model, settings.device, settings.batch_size
         )
         self._lock = threading.Lock()
+        self.catalogs = CatalogCache()  # articles' days and outlets, for filters
         self.snapshot = Snapshot.empty()
         self.refresh()
 
@@ -64,8 +67,10 @@ class Searcher:
         k: int | None = None,
         mode: SearchMode | None = None,
         timings: dict[str, float] | None = None,
+        flt: Filter | None = None,
     ) -> list[Hit]:
-        """The k best passages for the query, near-duplicates collapsed."""
+        """The k best passages for the query, near-duplicates collapsed; with an active filter,
+        only passages of the articles it lets through (both retrievers are restricted to them)."""
         self.refresh()
         k = k or self.settings.top_k
         mode = mode or self.settings.search_mode
@@ -73,16 +78,22 @@ class Searcher:
         snapshot = self.snapshot
         fetch = max(self.settings.fetch_k, 2 * k)
         rankings: dict[str, list[tuple[int, float]]] = {}
+        allowed = self.catalogs.get(self.store).select(flt) if flt and flt.active else None
+        if allowed is not None and not len(allowed):
+            return []
         if mode in (SearchMode.DENSE, SearchMode.HYBRID) and snapshot.dense is not None:
             t0 = time.perf_counter()
             vector = self.embedder.encode_query(query)
             t1 = time.perf_counter()
-            rankings["dense"] = snapshot.dense.search(vector, fetch)
+            rankings["dense"] = snapshot.dense.search(
+                vector, fetch, None if allowed is None else allowed.chunk_ids
+            )
             timings["embed_ms"] = (t1 - t0) * 1000
             timings["dense_ms"] = (time.perf_counter() - t1) * 1000
         if mode in (SearchMode.BM25, SearchMode.HYBRID):
             t0 = time.perf_counter()
-            rankings["bm25"] = snapshot.lexical.search(tokenize(query), fetch)
+            rows = None if allowed is None else allowed.row_mask(snapshot.lexical.chunk_ids)
+            rankings["bm25"] = snapshot.lexical.search(tokenize(query), fetch, rows)
             timings["bm25_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         fused = fuse(
@@ -98,7 +109,7 @@ class Searcher:
         hits = []
         for cid, score, ranks in top:
             hit = found.get(cid)
-            if hit is not None:
+            if hit is not None and (flt is None or _passes(flt, hit)):
                 hit.score, hit.ranks = score, ranks
                 hits.append(hit)
         hits = spread(self._collapse(hits, snapshot), k, self.settings.reader_passages)
@@ -126,3 +137,8 @@ class Searcher:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _passes(flt: Filter, hit: Hit) -> bool:
+    """The filter checked again on the hit as read now (an article re-dated since the catalog)."""
+    return flt.matches(published_day(hit.published), outlet_of(hit.source, hit.url))

@@ -129,7 +129,9 @@ class Transcript:
 
 def test_start_registers_commands_and_help_says_what_is_indexed(telegram, bot):
     default = telegram.commands[json.dumps({"type": "default"})]
-    assert [c["command"] for c in default] == ["help", "sources", "reset"]
+    assert [c["command"] for c in default] == [
+        "help", "sources", "reset", "latest", "since", "until", "source", "filters"
+    ]  # fmt: skip
     admin = telegram.commands[json.dumps({"chat_id": ADMIN, "type": "chat"}, sort_keys=True)]
     assert {"reindex", "update", "feeds", "stats"} <= {c["command"] for c in admin}
     reply = ask(telegram, USER, "/start")
