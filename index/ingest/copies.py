@@ -110,17 +110,22 @@ def to_bytes(sig: LeanMinHash) -> bytes:
     return np.asarray(sig.hashvalues, dtype="<u4").tobytes()
 
 
+_BAND_SALT = np.arange(1, LSH_BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+
+def band_keys_of(values: np.ndarray) -> np.ndarray:
+    """The LSH band keys (n x LSH_BANDS, int64) of n signatures' hash values (n x 128, uint32):
+    each band's six values folded into 64 bits, the band number mixed in. MinHash values are
+    uniform already, so the fold is a fair key; two bands that differ collide only by 2^-64
+    chance, and then the candidate's similarity estimate still decides."""
+    values = np.asarray(values, dtype=np.uint32)[:, : LSH_BANDS * LSH_ROWS]
+    pairs = values.reshape(len(values), LSH_BANDS, LSH_ROWS // 2, 2).astype(np.uint64)
+    words = pairs[..., 0] | (pairs[..., 1] << np.uint64(32))
+    return (np.bitwise_xor.reduce(words, axis=2) ^ _BAND_SALT).view(np.int64)
+
+
 def band_keys(sig: LeanMinHash) -> list[int]:
-    """The signature's LSH bands as signed 64-bit keys (one per band, the band number mixed in)."""
-    values = np.asarray(sig.hashvalues, dtype="<u4")
-    return [
-        int.from_bytes(
-            hashlib.blake2b(values[b * LSH_ROWS : (b + 1) * LSH_ROWS].tobytes(), digest_size=8,
-                            person=b"band%d" % b).digest(),
-            "little", signed=True,
-        )
-        for b in range(LSH_BANDS)
-    ]  # fmt: skip
+    return band_keys_of(np.asarray(sig.hashvalues)[None, :])[0].tolist()
 
 
 # --- the signatures of stored articles, in the store's copy_signatures / copy_bands tables -------
