@@ -50,7 +50,7 @@ NEAR_MIN_WORDS = 25  # shorter bodies are only matched exactly (too few shingles
 # a band with probability > 0.9999 (simulated), so the look-up misses next to nothing that
 # comparing against every signature would find; datasketch's default for 0.8 (9 x 13) would miss
 # about 60% of the pairs at 0.8 and 4% at 0.9. Candidates are then checked by their estimate.
-LSH_BANDS, LSH_ROWS = 21, 6
+LSH_BANDS, LSH_ROWS = 21, 6  # (LSH_ROWS even: band_keys_of folds the values in pairs)
 SCHEME = (
     f"datasketch-affine32-sha1-{SHINGLE_WORDS}w-{MINHASH_PERMUTATIONS}-{LSH_BANDS}x{LSH_ROWS}-v1"
 )
@@ -156,7 +156,9 @@ def stored_candidates(store: Store, sig: LeanMinHash) -> list[tuple[int, str, Le
         ).fetchall()
     except sqlite3.OperationalError:  # an index made before these tables, opened read-only
         return []
-    return [(row, article_id, s) for row, article_id, raw in rows if (s := from_bytes(raw))]
+    return [
+        (row, article_id, s) for row, article_id, raw in rows if (s := from_bytes(raw)) is not None
+    ]
 
 
 def signed_ids(store: Store) -> set[str]:
