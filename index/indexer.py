@@ -12,6 +12,7 @@ import numpy as np
 
 from index.chunking import Chunker
 from index.embedding import Embedder
+from index.ingest.copies import CopyIndex, body_of, put_signature, sign_stored_articles, signature
 from index.ingest.files import IngestError
 from index.models import Article
 from index.search.dense import DenseIndex
@@ -160,6 +161,8 @@ class _Run:
         self.pending: list[Article] = []
         self.pending_deletes: set[str] = set()
         self.pending_chars = 0
+        self.copies = CopyIndex(store)  # near-identical bodies (syndicated copies), on every path
+        self._signed = False  # articles stored before signatures were kept: signed on first use
         self._snapshot: Snapshot | None = None  # loaded by the first flush that writes
         self._stored_chunks: int | None = None
 
@@ -194,6 +197,15 @@ class _Run:
         if twin is not None:
             self.report.duplicates.append((item.id, twin))
             return
+        if not self._signed:
+            sign_stored_articles(self.store)
+            self._signed = True
+        sig = signature(body_of(item))
+        copy = None if item.id in self.hashes else self.copies.find(item.id, sig)  # not updates
+        if copy is not None:
+            self.report.duplicates.append((item.id, copy[0]))
+            return
+        self.copies.add(item.id, sig)
         self.batch_hashes[digest] = item.id
         self.pending.append(item)
         self.pending_chars += len(item.text)
@@ -260,6 +272,7 @@ class _Run:
                 )
                 offset += len(article_chunks)
                 ids = store.put_article(article, article_chunks, block)
+                put_signature(store, article.id, self.copies.signature_of(article.id))
                 new_ids.extend(ids)
                 added_terms.extend(
                     (i, tokenize(c.embed_text)) for i, c in zip(ids, article_chunks, strict=True)
@@ -287,6 +300,7 @@ class _Run:
         self.report.chunks += len(texts)
         self.pending, self.pending_deletes, self.pending_chars = [], set(), 0
         self.batch_hashes.clear()
+        self.copies.committed()
         remove_other_generations(owner.data_dir, {store.generation, store.generation - 1})
 
 

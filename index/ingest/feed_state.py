@@ -12,7 +12,6 @@ from pathlib import Path
 
 from index.atomic import write_atomic
 from index.indexer import IndexReport
-from index.ingest.copies import NearDuplicates
 from index.ingest.files import IngestError
 from index.store.lock import LockedError
 
@@ -48,7 +47,6 @@ class FeedState:
     def __init__(self, path: Path | None = None, data: dict | None = None) -> None:
         self.path = path
         self.feeds: dict[str, dict] = dict((data or {}).get("feeds", {}))
-        self.near = NearDuplicates.from_json((data or {}).get("near"))
         self.data_dir: Path | None = path.parent if path is not None else None
         self.warning: str | None = None
         self.duplicates: list[tuple[str, str]] = []  # (id, id with the same text) this run
@@ -84,14 +82,10 @@ class FeedState:
 
     @classmethod
     def in_memory(cls, data_dir: Path | None = None) -> FeedState:
-        """A state that is never saved: every entry of every feed is read. With `data_dir`, it
-        knows the near-duplicate signatures saved there (read only), so that copies of stories
-        indexed by earlier updates are still recognised."""
+        """A state that is never saved: every entry of every feed is read. With `data_dir`, copies
+        of the stories indexed there are still recognised (their signatures are in its index)."""
         state = cls(None)
-        if data_dir is not None:
-            saved = cls.load(data_dir)
-            state.near, state.data_dir = saved.near, Path(data_dir)
-            state.near.added.clear()
+        state.data_dir = Path(data_dir) if data_dir is not None else None
         return state
 
     def feed(self, url: str) -> dict:
@@ -141,10 +135,6 @@ class FeedState:
                 record["etag"], record["last_modified"] = old.get("etag"), old.get("last_modified")
             self.feeds[url] = record
         self._staged.clear()
-        for article_id, origin in list(self.near.added.items()):
-            if origin and origin in failed:  # not indexed after all: no original of anything
-                self.near.forget(article_id)
-        self.near.added.clear()
         if report is not None:
             report.duplicates.extend(self.duplicates)
         self.duplicates = []
@@ -153,7 +143,8 @@ class FeedState:
     def save(self) -> None:
         if self.path is None:
             return
-        data = {"version": STATE_VERSION, "feeds": self.feeds, "near": self.near.to_json()}
+        # (states saved before the signatures moved into the index also held "near": dropped)
+        data = {"version": STATE_VERSION, "feeds": self.feeds}
         text = json.dumps(data, ensure_ascii=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, lambda tmp: tmp.write_text(text))

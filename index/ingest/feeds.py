@@ -301,7 +301,7 @@ def read_feed_urls(
 ) -> Iterator[Article | IngestError]:
     """Every entry of the feeds, with no memory of earlier runs (for `newsdesk index --feed`:
     pages are fetched again, and the indexer skips what is unchanged), except the signatures of
-    recent stories: copies of them are left out, and (copy id, original id) pairs are added to
+    the stories indexed: copies of them are left out, and (copy id, original id) pairs are added to
     `duplicates` when the entries have all been read."""
     data_dir = getattr(settings, "data_dir", None)
     state = FeedState.in_memory(data_dir if data_dir and Path(data_dir).is_dir() else None)
@@ -403,7 +403,7 @@ def _read(
                 summary.changed += 1
 
     transient_feeds: set[str] = set()
-    copies = CopyFinder(state.texts(), state.near, state.data_dir)
+    copies = CopyFinder(state.texts(), state.data_dir)
     try:
         yield from _take(fetcher, jobs, records, copies, state, summary, transient_feeds)
     finally:

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from index.ingest.copies import CopyFinder
-from index.ingest.feed_state import FeedState
 from index.ingest.fetch import (
     HTML_TYPES,
     TRACKING_PARAMS,
@@ -155,13 +154,11 @@ def read_urls(
 ) -> Iterator[Article | IngestError]:
     """The article at each URL (fetched concurrently, yielded in order). Two URLs whose pages
     name the same canonical URL give one article. A page whose story is a copy (the same or
-    near-identical text) of another one of this run, or of a recent story the feed updates of
-    this data directory indexed, is left out, and (its id, the original's id) is added to
-    `duplicates`."""
+    near-identical text) of another one of this run, or of a story already indexed in this data
+    directory, is left out, and (its id, the original's id) is added to `duplicates`."""
 
     data_dir = getattr(settings, "data_dir", None)
-    memory = FeedState.in_memory(data_dir if data_dir and Path(data_dir).is_dir() else None)
-    copies = CopyFinder({}, memory.near, memory.data_dir)
+    copies = CopyFinder({}, Path(data_dir) if data_dir and Path(data_dir).is_dir() else None)
     own = fetcher is None
     fetcher = fetcher or Fetcher(settings)
     try:

@@ -40,6 +40,19 @@ CREATE TABLE IF NOT EXISTS chunks (
     embedding BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+-- MinHash signatures of the article bodies and their LSH bands (index/ingest/copies.py)
+CREATE TABLE IF NOT EXISTS copy_signatures (
+    id INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL UNIQUE
+        REFERENCES articles(id) ON DELETE CASCADE ON UPDATE CASCADE,
+    hashvalues BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS copy_bands (
+    band_key INTEGER NOT NULL,
+    signature INTEGER NOT NULL REFERENCES copy_signatures(id) ON DELETE CASCADE,
+    PRIMARY KEY (band_key, signature)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS copy_bands_signature ON copy_bands(signature);
 """
 
 

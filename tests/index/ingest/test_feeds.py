@@ -199,6 +199,17 @@ def stored(settings: Settings) -> dict[str, object]:
         store.close()
 
 
+def signed(settings: Settings) -> set[str]:
+    """Ids of the stored articles whose near-duplicate signature is remembered."""
+    from index.ingest.copies import signed_ids
+
+    store = Store(settings.data_dir, readonly=True)
+    try:
+        return signed_ids(store)
+    finally:
+        store.close()
+
+
 def test_update_indexes_feeds_then_fetches_nothing_new_then_only_the_updated_entry(
     tmp_path, embedder
 ):
@@ -583,7 +594,7 @@ def test_signatures_see_copies_and_tell_stories_apart():
     from index.ingest.copies import NEAR_DUPLICATE, signature
 
     def similarity(a: list[str], b: list[str]) -> float:
-        return float((signature("\n".join(a)) == signature("\n".join(b))).mean())
+        return signature("\n".join(a)).jaccard(signature("\n".join(b)))
 
     assert similarity(PORT, PORT) == 1.0
     assert similarity(PORT, copy_with_byline_and_credits(PORT)) == 1.0  # credits are ignored
@@ -647,7 +658,8 @@ def test_syndicated_near_copies_are_stored_once_and_grouped_under_the_first_url(
         (copy,) = state["feeds"][feeds[1]]["entries"].values()
         assert (copy["status"], copy["duplicate_of"]) == ("duplicate", u["/wire/port"])
         assert copy["similarity"] >= 0.8
-        assert {row[0] for row in state["near"]["items"]} == {u["/wire/port"], u["/wire/port-talks"]}  # fmt: skip
+        assert "near" not in state  # the signatures live in the index, beside their articles
+        assert signed(settings) == {u["/wire/port"], u["/wire/port-talks"]}
         from bot.cli.main import main
 
         monkeypatch.chdir(tmp_path)
@@ -846,24 +858,52 @@ def test_hostile_feeds_are_one_line_each_and_leave_the_index_as_it_was(tmp_path,
         assert index_state(service)["articles"] == 4
 
 
-def test_near_duplicate_memory_is_saved_bounded_and_ignores_other_schemes(monkeypatch):
-    from index.ingest import feeds
-    from index.ingest.copies import NearDuplicates, signature
+def test_near_duplicate_memory_lives_in_the_index_and_ignores_other_schemes(tmp_path):
+    from index.ingest.copies import (
+        CopyIndex,
+        put_signature,
+        sign_stored_articles,
+        signature,
+        signed_ids,
+    )
+    from index.models import Article
 
-    monkeypatch.setattr(feeds, "NEAR_KEEP", 3)
-    near = NearDuplicates()
+    store = Store(tmp_path)
     stories = [" ".join(f"word{i}x{j}" for j in range(40)) for i in range(5)]
-    for i, story in enumerate(stories):
-        near.add(f"id{i}", signature(story), origin=f"https://x/{i}")
+    with store.transaction():
+        for i, story in enumerate(stories):
+            store.put_article(Article(f"id{i}", f"Story {i}", story), [], [])
+            put_signature(store, f"id{i}", signature(story))
+    near = CopyIndex(store)
     assert near.find("new", signature(stories[0])) == ("id0", 1.0)
     assert near.find("id0", signature(stories[0])) is None  # an article is no copy of itself
-    saved = json.loads(json.dumps(near.to_json()))
-    assert [row[0] for row in saved["items"]] == ["id4", "id3", "id2"]  # the most recent 3
-    loaded = NearDuplicates.from_json(saved)
-    assert len(loaded) == 3 and loaded.find("new", signature(stories[0])) is None
-    assert loaded.find("new", signature(stories[3])) == ("id3", 1.0)
-    saved["items"][0][2] = "2000-01-01T00:00:00Z"  # older than NEAR_DAYS: dropped when saved
-    assert [row[0] for row in NearDuplicates.from_json(saved).to_json()["items"]] == ["id3", "id2"]
-    assert len(NearDuplicates.from_json({**saved, "scheme": "minhash-5w-64-v0"})) == 0
-    broken = {**saved, "items": [["id9", "not base64!", "2024-01-01T00:00:00Z"], *saved["items"]]}
-    assert len(NearDuplicates.from_json(broken)) == 3
+    reader = Store(tmp_path, readonly=True)  # saved: another process's connection sees them
+    assert CopyIndex(reader).find("new", signature(stories[3])) == ("id3", 1.0)
+    # kept exactly as long as the article (no count or age limit): removed with it
+    with store.transaction():
+        store.delete_articles(["id0"])
+    assert CopyIndex(reader).find("new", signature(stories[0])) is None
+    assert signed_ids(reader) == {"id1", "id2", "id3", "id4"}
+    # a damaged signature is skipped; the others are still found
+    with store.transaction():
+        store.db.execute("UPDATE copy_signatures SET hashvalues = x'00' WHERE article_id = 'id1'")
+    assert CopyIndex(store).find("new", signature(stories[1])) is None
+    assert CopyIndex(store).find("new", signature(stories[2])) == ("id2", 1.0)
+    # signatures of another scheme are not compared: they are made again from the stored texts
+    with store.transaction():
+        store.set_meta("copy_scheme", "minhash-5w-64-v0")
+    assert sign_stored_articles(store) == 4 and sign_stored_articles(store) == 0
+    assert CopyIndex(store).find("new", signature(stories[1])) == ("id1", 1.0)
+    reader.close()
+    store.close()
+
+
+def test_a_feed_state_saved_with_the_old_near_section_loads_and_drops_it(tmp_path):
+    old = {"version": 1, "feeds": {"https://x/feed.xml": {"status": "ok", "entries": {}}},
+           "near": {"scheme": "minhash-3w-128-v1", "items": [["id", "AAAA", "2024-01-01T00:00:00Z"]]}}  # fmt: skip
+    (tmp_path / STATE_FILE).write_text(json.dumps(old))
+    state = FeedState.load(tmp_path)
+    assert state.warning is None and state.feed("https://x/feed.xml")["status"] == "ok"
+    state.commit()
+    saved = json.loads((tmp_path / STATE_FILE).read_text())
+    assert "near" not in saved and saved["feeds"] == old["feeds"]
