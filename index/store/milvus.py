@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from index.store.database import StoreError
+
 PLACEHOLDER = [1.0, 0.0]  # the vector of rows that only hold scalars (articles, meta)
 MAX_ID, MAX_TEXT = 1024, 65535  # VARCHAR limits (bytes)
 BATCH = 500  # rows per upsert or `in [...]` filter (well under gRPC's message size)
@@ -47,10 +50,11 @@ HNSW = {"M": 16, "efConstruction": 200}
 MIN_EF = 512  # HNSW candidates per search on a server, at least 4x what is asked for
 _PLAIN_TERM = re.compile(r"[a-z0-9]+")
 REMOTE_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
+CONNECT_TIMEOUT = 10.0  # seconds to reach a server before giving up with one clear line
 
 
-class MilvusError(RuntimeError):
-    """Milvus cannot be reached, refused a request, or holds something Newsdesk did not write."""
+class MilvusError(StoreError):
+    """Milvus cannot be reached or refused a request (a StoreError: front ends report it as one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +144,17 @@ class Milvus:
         self.meta_name = f"{target.prefix}_meta"
         if target.is_lite:
             Path(target.uri).parent.mkdir(parents=True, exist_ok=True)
+        # pymilvus logs every failed call with a traceback; each is raised here as one MilvusError
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         try:
-            self.client = MilvusClient(uri=target.uri, token=target.token)
+            self.client = MilvusClient(uri=target.uri, token=target.token, timeout=CONNECT_TIMEOUT)
         except Exception as exc:  # pymilvus raises its own kinds, and grpc's
             raise MilvusError(
                 f"cannot connect to Milvus at {target.describe()}: {_why(exc)}"
             ) from exc
+        for name in (self.meta_name, self.articles, self.chunks):  # a reopened Lite file, or a
+            if self._call("look up collections", self.client.has_collection, name):  # restart
+                self._call(f"load {name}", self.client.load_collection, name)
 
     def close(self) -> None:
         self.client.close()
@@ -340,3 +349,12 @@ class Milvus:
 def _why(exc: Exception) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return " ".join(str(message).split())[:300]
+
+
+def release_lite(target: MilvusTarget) -> None:
+    """Stop this process's embedded Lite server for `target`, releasing its file lock (a closed
+    client keeps the server, and the lock, until the process ends)."""
+    if target.is_lite:
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(target.uri)
