@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,8 @@ class Milvus:
     """A connection to one Newsdesk index in Milvus."""
 
     def __init__(self, target: MilvusTarget) -> None:
+        # gRPC's C core prints keepalive notices (Lite's server and pymilvus disagree on pings)
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         from pymilvus import MilvusClient  # imported here: the local backend never needs it
 
         self.target = target
@@ -266,11 +269,18 @@ class Milvus:
         )  # fmt: skip
 
     def query_in(
-        self, collection: str, field: str, values: Sequence[str | int], fields: list[str]
+        self,
+        collection: str,
+        field: str,
+        values: Sequence[str | int],
+        fields: list[str],
+        batch: int = BATCH,
     ) -> list[dict]:
+        """Rows whose `field` is one of `values` (`batch` values a query: a query returns at most
+        16,384 rows on a server)."""
         rows: list[dict] = []
-        for i in range(0, len(values), BATCH):
-            part = values[i : i + BATCH]
+        for i in range(0, len(values), batch):
+            part = values[i : i + batch]
             rows += self.query(
                 collection, f"{field} in [{', '.join(quote(v) for v in part)}]", fields
             )

@@ -20,6 +20,7 @@ batch upserts the same chunk ids again, so nothing is counted twice.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterable, Sequence
 
@@ -85,10 +86,11 @@ class MilvusStore:
         ids: set[str] = set()
         for origin in origins:
             prefix = origin.rstrip("/") + "/"
-            # LIKE treats % and _ as wildcards: the exact prefix test is made here
-            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            expression = f"origin == {quote(origin)} or origin like {quote(pattern + '%')}"
-            for row in self.db.query(self.db.articles, expression, ["id", "origin"]):
+            # LIKE's wildcards (% and _) and their escaping differ between Milvus versions: ask for
+            # the prefix up to the first of them (a superset) and test the exact prefix here
+            plain = re.split(r"[%_\\]", prefix, maxsplit=1)[0]
+            expression = f"origin == {quote(origin)} or origin like {quote(plain + '%')}"
+            for row in self.db.scan(self.db.articles, ["id", "origin"], expression):
                 if row["origin"] == origin or row["origin"].startswith(prefix):
                     ids.add(row["id"])
         return ids
@@ -190,11 +192,13 @@ class MilvusStore:
             a["id"]: a["content_hash"]
             for a in db.query_in(db.articles, "id", pending, ["id", "content_hash"])
         }
-        for article_id in pending:
-            expression = f"article_id == {quote(article_id)}"
-            if article_id in current:
-                expression += f" and content_hash != {quote(current[article_id])}"
-            db.delete(db.chunks, expression)
+        fields = ["id", "article_id", "content_hash"]
+        stale = [
+            int(c["id"])
+            for c in db.query_in(db.chunks, "article_id", pending, fields, batch=100)
+            if current.get(c["article_id"]) != c["content_hash"]
+        ]
+        db.delete_in(db.chunks, "id", stale)
         db.delete_in(db.meta_name, "key", [r["key"] for r in rows])
         return len(pending)
 

@@ -20,6 +20,7 @@ from index.doctor import problems
 from index.ingest.files import read_paths
 from index.settings import Backend, SearchMode, Settings
 
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # no keepalive notices from gRPC
 pytest.importorskip("pymilvus")
 
 ARTICLES = [

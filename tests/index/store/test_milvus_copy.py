@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -11,6 +12,7 @@ from index.backend import milvus_check
 from index.settings import Backend, SearchMode, Settings
 from index.store.milvus_copy import copy_local_index, main
 
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # no keepalive notices from gRPC
 pytest.importorskip("milvus_lite")
 
 ROWS = [

@@ -26,6 +26,7 @@ from index.settings import Backend, SearchMode, Settings
 from index.store.milvus import MilvusTarget, release_lite
 from index.store.milvus_store import MilvusStore, _pending_key
 
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # no keepalive notices from gRPC
 pytest.importorskip("milvus_lite")
 
 _CLI = Path(sys.executable).with_name("newsdesk")
