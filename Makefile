@@ -45,6 +45,7 @@ test-milvus: setup
 		$(BIN)/pytest -q tests/index/store/test_backends.py -k milvus
 
 bench: setup
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.run
 
 eval: setup

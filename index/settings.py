@@ -35,6 +35,22 @@ class SearchMode(StrEnum):
             raise SettingsError(f"unknown search mode {value!r} (choose {choices})") from None
 
 
+class FusionMethod(StrEnum):
+    """How the dense and BM25 lists become one ranking (index/search/fusion.py)."""
+
+    CONVEX = "convex"
+    DBSF = "dbsf"
+    RRF = "rrf"
+
+    @classmethod
+    def parse(cls, value: str) -> FusionMethod:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise SettingsError(f"unknown fusion method {value!r} (choose {choices})") from None
+
+
 class Backend(StrEnum):
     """Where the index lives: SQLite + FAISS + BM25 files, or Milvus (Lite, a server, a cluster)."""
 
@@ -80,9 +96,13 @@ class Settings:
     )
     top_k: int = field(default=5, metadata={"env": "NEWSDESK_TOP_K"})
     fetch_k: int = field(default=50, metadata={"env": "NEWSDESK_FETCH_K"})
+    fusion: FusionMethod = field(default=FusionMethod.RRF, metadata={"env": "NEWSDESK_FUSION"})
     rrf_k: int = field(default=60, metadata={"env": "NEWSDESK_RRF_K"})
     dense_weight: float = field(default=1.0, metadata={"env": "NEWSDESK_DENSE_WEIGHT"})
     bm25_weight: float = field(default=1.0, metadata={"env": "NEWSDESK_BM25_WEIGHT"})
+    keyword_dense_factor: float = field(
+        default=1.0, metadata={"env": "NEWSDESK_KEYWORD_DENSE_FACTOR"}
+    )
     max_question_chars: int = field(default=1000, metadata={"env": "NEWSDESK_MAX_QUESTION_CHARS"})
     answerer: str = field(default="auto", metadata={"env": "NEWSDESK_ANSWERER"})
     reader_model: Path = field(
@@ -152,6 +172,8 @@ def _convert(name: str, env: str, type_: Any, raw: str) -> Any:
             raise ValueError(raw)
         if type_name == "SearchMode":
             return SearchMode.parse(raw)
+        if type_name == "FusionMethod":
+            return FusionMethod.parse(raw)
         if type_name == "Backend":
             return Backend.parse(raw)
         if type_name.startswith("tuple"):

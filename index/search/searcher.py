@@ -10,7 +10,8 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.models import Hit
-from index.search.fusion import reciprocal_rank_fusion
+from index.search.diversity import spread
+from index.search.fusion import fuse
 from index.settings import SearchMode, Settings
 from index.store.database import DB_NAME, Store
 from index.store.snapshot import Snapshot, SnapshotError
@@ -84,8 +85,14 @@ class Searcher:
             rankings["bm25"] = snapshot.lexical.search(tokenize(query), fetch)
             timings["bm25_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        weights = {"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight}
-        fused = reciprocal_rank_fusion(rankings, weights, self.settings.rrf_k)
+        fused = fuse(
+            rankings,
+            method=self.settings.fusion,
+            weights={"dense": self.settings.dense_weight, "bm25": self.settings.bm25_weight},
+            rrf_k=self.settings.rrf_k,
+            query=query,
+            keyword_dense_factor=self.settings.keyword_dense_factor,
+        )
         top = fused[: 3 * k]
         found = self.store.hits([cid for cid, _, _ in top])
         hits = []
@@ -94,7 +101,7 @@ class Searcher:
             if hit is not None:
                 hit.score, hit.ranks = score, ranks
                 hits.append(hit)
-        hits = self._collapse(hits, snapshot)[:k]
+        hits = spread(self._collapse(hits, snapshot), k, self.settings.reader_passages)
         timings["fusion_ms"] = (time.perf_counter() - t0) * 1000
         return hits
 
