@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.answering.service import Newsdesk
+from bot.cli.render import format_stats
+from bot.telegram.format import index_files_line
 from index.backend import is_milvus, milvus_check
 from index.doctor import problems
 from index.ingest.files import read_paths
@@ -181,4 +183,7 @@ def test_stats_describe_the_backend_without_the_token(settings, embedder, tmp_pa
     assert (stats["indexed"], stats["articles"], stats["consistent"]) == (True, 4, True)
     assert stats["embedding_model"] == settings.embedding_model and stats["dimension"] == 384
     assert "secret-token-123" not in json.dumps(stats) + repr(settings)
+    text, line = format_stats(stats), index_files_line(stats)
+    assert ("milvus           Milvus" in text) == is_milvus(settings)
+    assert line.endswith(("in step with the database.", "every chunk belongs to its article."))
     desk.searcher.close()

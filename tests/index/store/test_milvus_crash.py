@@ -143,9 +143,8 @@ def test_a_kill_mid_index_leaves_a_consistent_index_and_the_next_run_finishes(
     assert (again.unchanged, again.chunks) == (ARTICLES, 0)
 
 
-def test_chunks_a_killed_batch_wrote_are_never_shown_and_the_next_run_deletes_them(
-    tmp_path, embedder
-):
+def _with_stray_chunk(tmp_path, embedder) -> tuple[Settings, Path]:
+    """An index of three stories, plus what a batch killed after writing its chunks leaves."""
     settings = Settings(
         data_dir=tmp_path / "data", backend=Backend.MILVUS, milvus_uri=str(tmp_path / "lite.db"),
         milvus_collection="t",
@@ -163,6 +162,13 @@ def test_chunks_a_killed_batch_wrote_are_never_shown_and_the_next_run_deletes_th
         "end": 8, "text": "zeppelin", "terms": "zeppelin", "vector": vector,
     }])  # fmt: skip
     store.close()
+    return settings, source
+
+
+def test_chunks_a_killed_batch_wrote_are_never_shown_and_the_next_run_deletes_them(
+    tmp_path, embedder
+):
+    settings, source = _with_stray_chunk(tmp_path, embedder)
     desk = Newsdesk(settings, embedder=embedder, answerer=None)
     assert desk.searcher.search("zeppelin", 5, SearchMode.BM25) == []
     assert 7 not in {h.chunk_id for h in desk.searcher.search("zeppelin", 5, SearchMode.DENSE)}
@@ -173,3 +179,22 @@ def test_chunks_a_killed_batch_wrote_are_never_shown_and_the_next_run_deletes_th
     assert (report.unchanged, report.chunks) == (3, 0)
     assert milvus_check(settings) == [] and desk.stats()["chunks"] == 3
     desk.searcher.close()
+
+
+def test_doctor_reports_stray_chunks_and_repair_deletes_them(
+    tmp_path, embedder, monkeypatch, capsys
+):
+    from bot.cli.main import main
+
+    settings, _ = _with_stray_chunk(tmp_path, embedder)
+    release_lite(MilvusTarget.from_settings(settings))
+    for name, value in (("NEWSDESK_BACKEND", "milvus"), ("NEWSDESK_MILVUS_URI", settings.milvus_uri),
+                        ("NEWSDESK_MILVUS_COLLECTION", "t")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    data = ["--data-dir", str(settings.data_dir)]
+    assert main([*data, "doctor"]) == 1
+    assert "1 chunks in Milvus belong to no article" in capsys.readouterr().out
+    assert main([*data, "doctor", "--repair"]) == 0
+    assert capsys.readouterr().out.startswith("repaired: 1 chunks in Milvus belong to no article")
+    assert main([*data, "doctor"]) == 0
+    assert capsys.readouterr().out.strip() == "index is consistent"
