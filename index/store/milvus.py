@@ -147,13 +147,20 @@ class Milvus:
         self.meta_name = f"{target.prefix}_meta"
         if target.is_lite:
             Path(target.uri).parent.mkdir(parents=True, exist_ok=True)
-        # pymilvus logs every failed call with a traceback; each is raised here as one MilvusError
-        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+        # pymilvus and Lite log every failed call with a traceback; each is raised here as one MilvusError
+        for name in ("pymilvus", "milvus_lite"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             self.client = MilvusClient(uri=target.uri, token=target.token, timeout=CONNECT_TIMEOUT)
         except Exception as exc:  # pymilvus raises its own kinds, and grpc's
+            hint = (
+                " (Milvus Lite lets one process at a time open a file: is another newsdesk"
+                " using it? Run `milvus-lite server` and point both at it, or use a server)"
+                if target.is_lite
+                else ""
+            )
             raise MilvusError(
-                f"cannot connect to Milvus at {target.describe()}: {_why(exc)}"
+                f"cannot connect to Milvus at {target.describe()}: {_why(exc)}{hint}"
             ) from exc
         for name in (self.meta_name, self.articles, self.chunks):  # a reopened Lite file, or a
             if self._call("look up collections", self.client.has_collection, name):  # restart

@@ -140,6 +140,16 @@ def test_bm25_matches_newsdesks_own_terms_numbers_plurals_and_decimals(desk, tmp
     assert ids(desk, "the of and", SearchMode.BM25) == []  # stopwords only: nothing to match
 
 
+def test_a_searcher_opened_earlier_sees_articles_indexed_later(settings, embedder, tmp_path):
+    reader = Newsdesk(settings, embedder=embedder, answerer=None)  # a bot replica, say
+    writer = Newsdesk(settings, embedder=embedder, answerer=None)
+    writer.index_paths([str(write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1]))])
+    assert ids(reader, "lunar lander", SearchMode.BM25) == []
+    writer.index_paths([str(write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:2]))])
+    assert ids(reader, "lunar lander", SearchMode.BM25) == ["moon"]
+    reader.searcher.close()
+
+
 def test_removed_articles_leave_search_and_counts(desk, tmp_path):
     desk.index_paths([str(write_jsonl(tmp_path / "a.jsonl", ARTICLES))])
     assert desk.remove(["moon", ARTICLES[3]["id"], "never-indexed"]) == 2
