@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 
 SAMPLE_DATA := $(CURDIR)/.newsdesk-sample
 
-.PHONY: setup chat test lint format test-slow bench eval train-reader clean
+.PHONY: setup chat test lint format test-slow test-milvus bench eval train-reader clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,13 @@ test: setup lint
 
 test-slow: setup
 	$(BIN)/pytest -m slow
+
+# The backend suite against a Milvus server or cluster: make test-milvus MILVUS_URI=http://host:19530
+# (MILVUS_TOKEN=user:password if it asks for one). Each test uses collections of its own, then drops them.
+test-milvus: setup
+	@test -n "$(MILVUS_URI)" || { echo "usage: make test-milvus MILVUS_URI=http://host:19530"; exit 2; }
+	NEWSDESK_TEST_MILVUS_URI="$(MILVUS_URI)" NEWSDESK_TEST_MILVUS_TOKEN="$(MILVUS_TOKEN)" \
+		$(BIN)/pytest -q tests/index/store/test_backends.py -k milvus
 
 bench: setup
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'

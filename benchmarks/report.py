@@ -208,8 +208,30 @@ def render(r: dict, targets: dict) -> str:
                 sweeps.append(f"- {x['described']}, {_n(x['n'])}: {cells}")
         out += ["", "IVF recall@10 (p50 ms) by nprobe:", "", *sweeps, ""]
 
+    if "milvus" in r:
+        out += _milvus_rows(r["milvus"])
+
     if verdicts:
         out += ["### Targets", "", "| target | measured | |", "|---|---|---|"]
         out += [f"| {a} | {b} | {c} |" for a, b, c in verdicts]
         out.append("")
     return "\n".join(out)
+
+
+def _milvus_rows(m: dict) -> list[str]:
+    """The Milvus backend beside the local one (benchmarks/milvus.py)."""
+    out = [
+        "### 6. Local backend and Milvus Lite side by side (stub vectors, retrieval only)",
+        "",
+        "| backend | chunks | index chunks/s | re-index, nothing new | hybrid ms p50 / p95 |"
+        " dense | bm25 | peak RSS searching | peak RSS indexing |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, x in m.items():
+        label = "Milvus Lite (embedded)" if name == "milvus" else name
+        out.append(
+            f"| {label} | {x['chunks']:,} | {x['chunks_per_s']:,.0f} | {x['reindex_s']:.2f} s |"
+            f" {_pp(x['hybrid'])} | {_pp(x['dense'])} | {_pp(x['bm25'])} |"
+            f" {x['search_peak_rss_mb']:,.0f} MB | {x['index_peak_rss_mb']:,.0f} MB |"
+        )
+    return [*out, ""]

@@ -4,7 +4,8 @@
     python -m benchmarks.run --quick                  # small sizes, a few minutes, BENCHMARKS.md untouched
     python -m benchmarks.run --only latency --scales 10k,100k
 
-Sub-benchmarks: throughput, reindex, add, latency (with cold start, RSS, disk size), bm25, faiss.
+Sub-benchmarks: throughput, reindex, add, latency (with cold start, RSS, disk size), bm25, faiss,
+milvus (the Milvus Lite backend beside the local one: benchmarks/milvus.py).
 Corpora and caches live in /tmp/newsdesk-bench (NEWSDESK_BENCH_DIR); results go to
 /tmp/newsdesk-bench/results.json and, for a full run, between the markers in BENCHMARKS.md.
 """
@@ -24,7 +25,7 @@ from benchmarks import corpus
 from benchmarks.corpus import WORK, log
 
 ROOT = Path(__file__).resolve().parents[1]
-ALL = ("throughput", "reindex", "add", "latency", "bm25", "faiss")
+ALL = ("throughput", "reindex", "add", "latency", "bm25", "faiss", "milvus")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 TARGETS = {  # what issue #5 asks for on this machine
     "p50_100k_ms": 100, "p50_1m_ms": 250, "cold_start_100k_s": 5.0, "rss_1m_mb": 3 * 1024,
@@ -155,6 +156,11 @@ def main(argv: list[str] | None = None) -> dict:
         for kind, n, hnsw in plan:
             log(f"FAISS side by side: {kind} vectors, {n:,}")
             results["faiss"].append(compare.faiss_side_by_side(kind, n, hnsw=hnsw))
+    if "milvus" in only:
+        from benchmarks import milvus
+
+        log("local and Milvus Lite backends side by side")
+        results["milvus"] = milvus.side_by_side(*((200, 20) if quick else (1_850, 60)))
     results["minutes"] = round((time.perf_counter() - started) / 60, 1)
     results["load_average_at_end"] = load_average()
 

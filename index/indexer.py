@@ -104,10 +104,10 @@ class Indexer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         require_writable(self.data_dir, "index")
         with WriterLock(self.data_dir):
-            store = Store(self.data_dir)
+            store = self._open_store()
             try:
                 self._check_model(store)
-                run = _Run(self, store, report, on_progress)
+                run = self._new_run(store, report, on_progress)
                 for item in items:
                     run.take(item)
                 run.flush()
@@ -126,14 +126,21 @@ class Indexer:
         report = IndexReport()
         require_writable(self.data_dir, "remove articles")
         with WriterLock(self.data_dir):
-            store = Store(self.data_dir)
+            store = self._open_store()
             try:
-                run = _Run(self, store, report, None)
+                run = self._new_run(store, report, None)
                 run.delete(set(article_ids))
                 run.flush()
             finally:
                 store.close()
         return report.removed
+
+    # the backend's store and batch writer (index/milvus_indexer.py overrides both)
+    def _open_store(self) -> Store:
+        return Store(self.data_dir)
+
+    def _new_run(self, store: Store, report: IndexReport, on_progress) -> _Run:
+        return _Run(self, store, report, on_progress)
 
     def _check_model(self, store: Store) -> None:
         stored = store.meta("embedding_model")

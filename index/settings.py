@@ -51,6 +51,21 @@ class FusionMethod(StrEnum):
             raise SettingsError(f"unknown fusion method {value!r} (choose {choices})") from None
 
 
+class Backend(StrEnum):
+    """Where the index lives: SQLite + FAISS + BM25 files, or Milvus (Lite, a server, a cluster)."""
+
+    LOCAL = "local"
+    MILVUS = "milvus"
+
+    @classmethod
+    def parse(cls, value: str) -> Backend:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise SettingsError(f"unknown backend {value!r} (choose {choices})") from None
+
+
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "newsdesk"
@@ -70,6 +85,12 @@ class Settings:
     chunk_overlap: int = field(default=1, metadata={"env": "NEWSDESK_CHUNK_OVERLAP_SENTENCES"})
     embed_headline: bool = field(default=False, metadata={"env": "NEWSDESK_EMBED_HEADLINE"})
     commit_every: int = field(default=0, metadata={"env": "NEWSDESK_COMMIT_EVERY"})
+    backend: Backend = field(default=Backend.LOCAL, metadata={"env": "NEWSDESK_BACKEND"})
+    milvus_uri: str = field(default="", metadata={"env": "NEWSDESK_MILVUS_URI"})
+    milvus_token: str = field(default="", metadata={"env": "NEWSDESK_MILVUS_TOKEN"}, repr=False)
+    milvus_collection: str = field(
+        default="newsdesk", metadata={"env": "NEWSDESK_MILVUS_COLLECTION"}
+    )
     search_mode: SearchMode = field(
         default=SearchMode.HYBRID, metadata={"env": "NEWSDESK_SEARCH_MODE"}
     )
@@ -155,6 +176,8 @@ def _convert(name: str, env: str, type_: Any, raw: str) -> Any:
             return SearchMode.parse(raw)
         if type_name == "FusionMethod":
             return FusionMethod.parse(raw)
+        if type_name == "Backend":
+            return Backend.parse(raw)
         if type_name.startswith("tuple"):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if type_name.startswith("frozenset"):

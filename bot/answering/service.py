@@ -17,8 +17,9 @@ from bot.answering.answerers.recency import as_of_date
 from bot.answering.conversation import unresolved
 from bot.answering.digest import latest, overview
 from bot.answering.scope import answer_in_scope, checked_filter, clock_date
+from index.backend import is_milvus, milvus_stats, open_indexer, open_searcher
 from index.embedding import Embedder
-from index.indexer import Indexer, IndexReport
+from index.indexer import IndexReport
 from index.ingest.files import IngestError, read_paths
 from index.models import Article
 from index.search.catalog import Catalog
@@ -61,7 +62,7 @@ class Newsdesk:
 
     @cached_property
     def searcher(self) -> Searcher:
-        return Searcher(self.settings, self.embedder)
+        return open_searcher(self.settings, self.embedder)
 
     @cached_property
     def answerer(self) -> Answerer | None:
@@ -165,7 +166,7 @@ class Newsdesk:
         self, items: Iterable[Article | IngestError], *, prune: Iterable[str] = (), on_progress=None
     ) -> IndexReport:
         with self._write_lock:
-            report = Indexer(self.settings, self.embedder).index(
+            report = open_indexer(self.settings, self.embedder).index(
                 items, prune=prune, on_progress=on_progress
             )
         self._refresh()
@@ -173,7 +174,7 @@ class Newsdesk:
 
     def remove(self, article_ids: Iterable[str]) -> int:
         with self._write_lock:
-            removed = Indexer(self.settings, self.embedder).remove(article_ids)
+            removed = open_indexer(self.settings, self.embedder).remove(article_ids)
         self._refresh()
         return removed
 
@@ -184,6 +185,8 @@ class Newsdesk:
     def stats(self, *, verify: bool = False) -> dict[str, Any]:
         """Counts, model, index type and sizes on disk; with `verify`, also the entries held by
         the FAISS and BM25 files, checked against the database's chunk count."""
+        if is_milvus(self.settings):
+            return milvus_stats(self.settings, verify=verify)
         data_dir = Path(self.settings.data_dir)
         if not (data_dir / DB_NAME).is_file():
             return {"data_dir": str(data_dir), "articles": 0, "chunks": 0, "indexed": False}

@@ -150,10 +150,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from index.backend import is_milvus, milvus_check
     from index.doctor import check
 
     settings = settings_from(args)
-    lines = check(settings.data_dir, repair=args.repair)
+    if is_milvus(settings):
+        lines = milvus_check(settings, repair=args.repair)
+    else:
+        lines = check(settings.data_dir, repair=args.repair)
     for line in lines:
         print(line)
     if not lines:

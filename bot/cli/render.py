@@ -163,6 +163,8 @@ def format_report(report: IndexReport) -> str:
 def format_stats(stats: dict[str, Any]) -> str:
     if not stats.get("indexed"):
         return f"Nothing indexed in {stats['data_dir']} yet."
+    if stats.get("backend") == "milvus":
+        return _milvus_stats(stats)
     size = stats["bytes"]
     checked = [f"index files      {_files_line(stats)}"] if "consistent" in stats else []
     return "\n".join(
@@ -196,6 +198,30 @@ def overview_lines(stats: dict[str, Any], shown: int = 10) -> list[str]:
         more = f", and {len(outlets) - shown:,} more" if len(outlets) > shown else ""
         lines.append(f"outlets          {len(outlets):,}: {listed}{more}")
     return lines
+
+
+def _milvus_stats(stats: dict[str, Any]) -> str:
+    """`format_stats` on the Milvus backend: where the collections are, not files."""
+    lines = [
+        f"data directory   {stats['data_dir']}",
+        f"milvus           {stats['milvus']}",
+        f"articles         {stats['articles']:,}",
+        f"chunks           {stats['chunks']:,}",
+        f"newest article   {stats.get('newest_published') or 'unknown'}",
+        f"embedding model  {stats['embedding_model']} ({stats['dimension']} dimensions)",
+        f"index            {stats['index_type']}",
+    ]
+    if stats["bytes"]["total"]:
+        lines.append(f"on disk          {stats['bytes']['total'] / 2**20:.1f} MB (Milvus Lite)")
+    if "consistent" in stats:
+        state = "every chunk belongs to its article"
+        if not stats["consistent"]:
+            state = (
+                f"{stats['stray_chunks']:,} chunks belong to no article"
+                " (run `newsdesk doctor --repair`)"
+            )
+        lines.append(f"index check      {state}")
+    return "\n".join(lines)
 
 
 def _files_line(stats: dict[str, Any]) -> str:

@@ -353,6 +353,13 @@ def index_files_line(stats: dict[str, Any]) -> str | None:
     """What `stats(verify=True)` found in the FAISS and BM25 files; None when not verified."""
     if "consistent" not in stats or not stats.get("indexed"):
         return None
+    if stats.get("backend") == "milvus":
+        if stats["consistent"]:
+            return "Index in Milvus: every chunk belongs to its article."
+        stray = stats.get("stray_chunks", 0)
+        return f"<b>Index in Milvus</b>: {stray:,} chunks belong to no article. " + REPAIR.replace(
+            " to rebuild them from the database", " to delete them"
+        )
     vectors, entries = stats.get("faiss_vectors"), stats.get("bm25_chunks")
     if vectors is None or entries is None:
         problem = one_line(str(stats.get("problem") or "a file is missing or unreadable"))
