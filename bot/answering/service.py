@@ -82,15 +82,27 @@ class Newsdesk:
         k: int | None = None,
         mode: SearchMode | None = None,
         conversation: Rewriter | None = None,
+        generate: bool = True,
     ) -> Answer:
-        """Retrieve passages for the question and extract a short answer from them."""
+        """Retrieve passages for the question and extract a short answer from them (with an LLM
+        configured and `generate`, also the LLM's cited sentence)."""
         started = time.perf_counter()
         question = self.check_question(question)
         query = conversation.rewrite(question) if conversation else question
         timings: dict[str, float] = {}
+        history = list(getattr(conversation, "turns", ()))
+        llm = self.answerer if generate and hasattr(self.answerer, "generate") else None
+        if llm is not None and history and (query != question or unresolved(query)):
+            query = llm.condense(question, query, history)  # type: ignore[union-attr]
         pronoun = unresolved(query)
         if pronoun is None:
             answer = self._answer(question, query, k, mode, timings)
+            if llm is not None and answer.sources:
+                t0 = time.perf_counter()
+                answer.generated = llm.generate(  # type: ignore[union-attr]
+                    question, query, answer.sources, answer.text, history
+                )
+                timings["llm_ms"] = (time.perf_counter() - t0) * 1000
         else:  # "its" with nothing to stand for: ask back rather than guess
             answer = Answer(question, query, None, 0.0, [], note=unclear_reference(pronoun))
             answer.timings_ms = timings
