@@ -26,6 +26,7 @@ log = logging.getLogger("newsdesk.llm")
 
 MAX_REPLY_CHARS = 4000  # a short answer is far shorter: beyond this the reply is endless
 RETRY_PAUSE_S = 0.3
+MIN_ATTEMPT_S = 0.25  # a request with less time left than this is not sent
 
 
 class LLMFailure(RuntimeError):
@@ -99,7 +100,7 @@ class LLMClient:
 
         for attempt in (1, 2):
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or cancel.is_set():
+            if remaining < MIN_ATTEMPT_S or cancel.is_set():
                 raise LLMFailure(f"no reply within {self.config.timeout:g} s")
             try:
                 return self._stream(messages, max_tokens, remaining, deadline, cancel)
