@@ -74,7 +74,9 @@ def test_plain_ask_leads_with_the_sentence_and_keeps_the_readers_answer(data, se
 
 def test_answerer_reader_per_call_leaves_the_llm_alone(data, server):
     server.requests.clear()
-    result = newsdesk(data, "ask", QUESTION, "--json", "--answerer", "reader", **llm_env(server.url))
+    result = newsdesk(
+        data, "ask", QUESTION, "--json", "--answerer", "reader", **llm_env(server.url)
+    )
     reply = json.loads(result.stdout)
     assert "generated" not in reply and reply["answer"] == "Jordan" and server.requests == []
 
