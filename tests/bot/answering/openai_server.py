@@ -57,6 +57,7 @@ class OpenAIServer:
         self.model = model
         self.answer = Reply(text="NOT IN THE ARTICLES")
         self.rewrite = Reply(status=500)  # follow-up rewrites fail unless a test scripts them
+        self.by_question: dict[str, Reply] = {}  # answer requests whose question contains the key
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._http: ThreadingHTTPServer | None = None
@@ -83,7 +84,7 @@ class OpenAIServer:
                     server.requests.append(request)
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._send(404, '{"error": {"message": "not found"}}')
-                reply = server.rewrite if request.is_rewrite else server.answer
+                reply = server.rewrite if request.is_rewrite else server.reply_for(request)
                 server.serve(self, reply, body)
 
             def _send(self, status: int, text: str, ctype: str = "application/json") -> None:
@@ -112,6 +113,10 @@ class OpenAIServer:
         return [r for r in self.requests if r.is_rewrite]
 
     # --- replying ---------------------------------------------------------------------------
+    def reply_for(self, request: Request) -> Reply:
+        question = request.last_user.rpartition("Question: ")[2]
+        return next((r for key, r in self.by_question.items() if key in question), self.answer)
+
     def serve(self, handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str, Any]) -> None:
         if reply.delay_s:
             time.sleep(reply.delay_s)
