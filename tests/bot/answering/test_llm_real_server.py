@@ -26,6 +26,8 @@ from index.settings import Settings
 
 pytestmark = pytest.mark.slow
 SEED_QUESTION = "who hosts 650,000 refugees?"
+# what a reply from a tiny model may end as; none of these is a transport failure
+REPLIED = (None, "the LLM's reply cited none of the passages", "the reply was cut off at 64 tokens")
 
 
 def _package_dir(name: str) -> Path | None:
@@ -86,22 +88,22 @@ def llama(tmp_path_factory):
         proc.wait(30)
 
 
-def desk_for(data_dir, url: str, embedder, timeout: float = 60.0) -> Newsdesk:
+def desk_for(data_dir, url: str, embedder, timeout: float = 150.0) -> Newsdesk:
     settings = Settings(
         data_dir=data_dir,
         answerer="llm",
         llm_base_url=url,
         llm_model="local",
         llm_timeout=timeout,
-        llm_max_tokens=96,
+        llm_max_tokens=64,
     )
     return Newsdesk(settings, embedder=embedder)
 
 
 def test_a_streamed_reply_comes_back(llama):
     _, url = llama
-    client = LLMClient(LLMConfig(url, "local", timeout=60, max_tokens=32))
-    text = client.complete([{"role": "user", "content": "Say hello."}])
+    client = LLMClient(LLMConfig(url, "local", timeout=120, max_tokens=256))
+    text = client.complete([{"role": "user", "content": "Reply with one word: hello"}])
     assert text.strip()
 
 
@@ -112,8 +114,7 @@ def test_the_seed_question_gets_a_checked_reply_beside_the_readers_answer(
     answer = desk_for(seed_and_quail, url, embedder).ask(SEED_QUESTION)
     generated = answer.generated
     assert answer.text == "Jordan" and generated is not None and generated.model == "local"
-    # it answered, refused, or wrote a sentence citing nothing it was sent: never a transport error
-    assert generated.fallback in (None, "the LLM's reply cited none of the passages")
+    assert generated.fallback in REPLIED  # answered, refused, cited nothing or ran long
     assert all(1 <= c.n <= min(MAX_PASSAGES, len(answer.sources)) for c in generated.citations)
 
 
@@ -127,7 +128,7 @@ def test_four_questions_at_once_all_get_their_reply(llama, seed_and_quail, embed
     assert [a.question for a in answers] == questions
     for answer in answers:
         assert answer.generated is not None
-        assert answer.generated.fallback in (None, "the LLM's reply cited none of the passages")
+        assert answer.generated.fallback in REPLIED
 
 
 def test_a_server_that_stops_answering_gives_the_readers_answer_at_the_time_out(
