@@ -111,6 +111,12 @@ class Settings:
     )
     reader_passages: int = field(default=3, metadata={"env": "NEWSDESK_READER_PASSAGES"})
     min_confidence: float = field(default=0.25, metadata={"env": "NEWSDESK_MIN_CONFIDENCE"})
+    llm_base_url: str = field(default="", metadata={"env": "NEWSDESK_LLM_BASE_URL"})
+    llm_model: str = field(default="", metadata={"env": "NEWSDESK_LLM_MODEL"})
+    llm_api_key: str = field(default="", metadata={"env": "NEWSDESK_LLM_API_KEY"}, repr=False)
+    llm_timeout: float = field(default=20.0, metadata={"env": "NEWSDESK_LLM_TIMEOUT"})
+    llm_max_tokens: int = field(default=256, metadata={"env": "NEWSDESK_LLM_MAX_TOKENS"})
+    llm_concurrency: int = field(default=4, metadata={"env": "NEWSDESK_LLM_CONCURRENCY"})
     article_dirs: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_ARTICLE_DIRS"})
     feeds: tuple[str, ...] = field(default=(), metadata={"env": "NEWSDESK_FEEDS"})
     feed_poll_minutes: float = field(default=15.0, metadata={"env": "NEWSDESK_FEED_POLL_MINUTES"})
@@ -134,6 +140,9 @@ class Settings:
                 f"feed_poll_minutes: the time between feed polls must be at least "
                 f"{MIN_FEED_POLL_SECONDS / 60:.2f} minutes ({MIN_FEED_POLL_SECONDS} seconds)"
             )
+        from index.llm_settings import check_llm_settings  # the LLM's own checks, in one place
+
+        check_llm_settings(self)
 
     @classmethod
     def load(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.answering.llm.result import Generated
 from index.models import Hit
 
 NOT_FOUND = "I couldn't find that in the indexed articles."
@@ -37,6 +38,7 @@ class Answer:
     assumed: str | None = None  # what the question's dates were taken to mean
     dated_text: str | None = None  # `text` with its relative date made absolute
     resolved_date: str | None = None  # that date (ISO day, month or year)
+    generated: Generated | None = None  # the LLM's checked sentence, when an LLM is configured
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -56,6 +58,12 @@ class Answer:
         return hit.text[self.evidence_start - hit.start : self.evidence_end - hit.start]
 
     def as_dict(self) -> dict[str, Any]:
+        data = self._as_dict()
+        if self.generated is not None:
+            data["generated"] = self.generated.as_dict()
+        return data
+
+    def _as_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "rewritten_query": self.rewritten_query,

@@ -89,16 +89,28 @@ class Newsdesk:
         mode: SearchMode | None = None,
         conversation: Rewriter | None = None,
         flt: Filter | None = None,
+        generate: bool = True,
     ) -> Answer:
         """Retrieve passages for the question and extract a short answer from them (within the
-        filter and the dates the question names: see `bot.answering.scope`)."""
+        filter and the dates the question names: see `bot.answering.scope`; with an LLM
+        configured and `generate`, also the LLM's cited sentence)."""
         started = time.perf_counter()
         question = self.check_question(question)
         query = conversation.rewrite(question) if conversation else question
         timings: dict[str, float] = {}
+        history = list(getattr(conversation, "turns", ()))
+        llm = self.answerer if generate and hasattr(self.answerer, "generate") else None
+        if llm is not None and history and (query != question or unresolved(query)):
+            query = llm.condense(question, query, history)  # type: ignore[union-attr]
         pronoun = unresolved(query)
         if pronoun is None:
             answer = answer_in_scope(self, question, query, k, mode, timings, flt)
+            if llm is not None and answer.sources:
+                t0 = time.perf_counter()
+                answer.generated = llm.generate(  # type: ignore[union-attr]
+                    question, query, answer.sources, answer.text, history
+                )
+                timings["llm_ms"] = (time.perf_counter() - t0) * 1000
         else:  # "its" with nothing to stand for: ask back rather than guess
             answer = Answer(question, query, None, 0.0, [], note=unclear_reference(pronoun))
             answer.timings_ms = timings

@@ -6,10 +6,8 @@ import argparse
 import json
 import sys
 
-from bot.cli.main import CliError, settings_from
+from bot.cli.main import ANSWERERS, CliError, settings_from
 from index.settings import SearchMode
-
-ANSWERERS = ("auto", "reader", "heuristic", "none")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,6 +17,7 @@ from bot.cli.render import Style, format_answer, format_report, format_sources, 
 from bot.cli.scope import add_filter_options, chat_filter_command, filter_from_args
 from index.settings import SearchMode, Settings, SettingsError
 
+ANSWERERS = ("auto", "llm", "reader", "heuristic", "none")  # as bot.answering.answerers.METHODS
 PLUGINS = ("bot.cli.eval", "bot.cli.feeds", "bot.cli.telegram", "bot.cli.latest")
 CHAT_HELP = """Ask a question about the indexed articles; follow-up questions are understood in context.
   /sources  all sources of the last answer      /debug  how the last question was searched
@@ -63,7 +64,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {
         "data_dir": Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else None
     }
-    for name in ("top_k", "search_mode"):
+    for name in ("top_k", "search_mode", "answerer"):
         overrides[name] = getattr(args, name, None)
     return settings.with_overrides(**overrides)
 
@@ -355,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--mode", dest="search_mode", type=SearchMode.parse, help="hybrid, dense or bm25"
+        )
+        p.add_argument(
+            "--answerer",
+            choices=ANSWERERS,
+            help="answering method for this call (default: NEWSDESK_ANSWERER); llm needs "
+            "NEWSDESK_LLM_BASE_URL and NEWSDESK_LLM_MODEL",
         )
         p.add_argument("--json", action="store_true", help="one JSON object per answer")
         add_filter_options(p)

@@ -85,31 +85,57 @@ def mark_span(text: str, a: int, b: int, style: Style) -> str:
 
 
 def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: int = 3) -> str:
+    """The reply: with an LLM configured its sentence leads (bot.cli.render_llm), else the
+    reader's short answer, its sentence and the sources."""
+    if answer.generated is not None:
+        from bot.cli.render_llm import format_llm_answer
+
+        return format_llm_answer(answer, style, width=width, passages=passages)
+    return format_reader_answer(answer, style, width=width, passages=passages)
+
+
+def evidence_lines(answer: Answer, style: Style, width: int) -> list[str]:
+    """The sentence the short answer was read in, quoted with the answer marked, and its source."""
+    hit = answer.source
+    evidence = answer.evidence
+    if hit is None or not evidence or answer.answer_start is None:
+        return []
+    a = answer.answer_start - answer.evidence_start
+    b = answer.answer_end - answer.evidence_start
+    quote = mark_span(evidence, a, b, style)
+    lines = textwrap.wrap(f"“{quote.strip()}”", width, initial_indent="  ", subsequent_indent="  ")
+    return [*lines, "  — " + source_line(hit)]
+
+
+def format_reader_answer(
+    answer: Answer, style: Style, *, width: int = 100, passages: int = 3
+) -> str:
     lines: list[str] = []
     if answer.found:
         lines.append(style.bold(answer.dated_text or answer.text or ""))
         if answer.as_of:
             lines.append(style.dim(f"as of {answer.as_of}"))
         lines += [style.dim(line) for line in scope_lines(answer)]
-        hit = answer.source
-        evidence = answer.evidence
-        if hit is not None and evidence and answer.answer_start is not None:
-            a = answer.answer_start - answer.evidence_start
-            b = answer.answer_end - answer.evidence_start
-            quote = mark_span(evidence, a, b, style)
-            lines += textwrap.wrap(
-                f"“{quote.strip()}”", width, initial_indent="  ", subsequent_indent="  "
-            )
-            lines.append("  — " + source_line(hit))
+        lines += evidence_lines(answer, style, width)
     else:
         lines.append(style.bold(answer.note or NOT_FOUND))
         lines += [style.dim(line) for line in scope_lines(answer)]
         if answer.sources:
             lines.append("The closest passages:")
+    lines += read_as_and_sources(answer, style, width=width, passages=passages)
+    return "\n".join(lines or [NOT_FOUND])
+
+
+def read_as_and_sources(
+    answer: Answer, style: Style, *, width: int, passages: int, cited: frozenset[int] = frozenset()
+) -> list[str]:
+    """The "(read as: ...)" line of a rewritten follow-up, then the first `passages` passages (those in
+    `cited`, 1-based, are marked as cited by the LLM)."""
+    lines: list[str] = []
     if one_line(answer.rewritten_query).casefold() != one_line(answer.question).casefold():
         lines.append(style.dim(f"(read as: {answer.rewritten_query})"))
     if not answer.sources:
-        return "\n".join(lines or [NOT_FOUND])
+        return lines
     lines.append("")
     lines.append(style.dim("Sources:"))
     for i, hit in enumerate(answer.sources[:passages], start=1):
@@ -119,7 +145,8 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
             if is_source
             else passage_text(hit, answer.rewritten_query, style)
         )
-        lines.append(f"[{i}] " + style.bold(source_line(hit)))
+        mark = style.dim("  (cited)") if i in cited else ""
+        lines.append(f"[{i}] " + style.bold(source_line(hit)) + mark)
         lines += textwrap.wrap(
             text,
             width,
@@ -128,7 +155,7 @@ def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: i
             max_lines=4,
             placeholder=" …",
         )
-    return "\n".join(lines)
+    return lines
 
 
 def format_sources(answer: Answer, style: Style, width: int = 100) -> str:

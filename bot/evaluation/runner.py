@@ -17,7 +17,11 @@ only their own first few of them), so what is measured is what a user gets. The 
   answerable questions, and over those that were answered;
 - unanswerable refused (the answer was "not found") and answerable wrongly refused;
 - conversation turns right: an answerable turn with F1 >= 0.5, or an unanswerable turn refused;
-- latency per question (the wall time of `ask`): p50, p95 and max.
+- latency per question (the wall time of `ask`): p50, p95 and max;
+- with an LLM answering (`--answerer llm`), besides EM/F1 (of the reader's short answer, which
+  still runs): the share of questions the LLM answered with valid citations, the share it refused,
+  the share that fell back to the reader (and why), citations dropped for naming passages it was
+  not sent, and how often it agreed with the reader (bot.evaluation.llm_metrics).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.evaluation.llm_metrics import llm_lines, llm_summary
 from bot.evaluation.metrics import best_em_f1
 
 RECALL_AT = (1, 5, 10)
@@ -165,6 +170,7 @@ class Scored:
     passage_hit: bool | None = None  # a top-5 passage covers an answer offset (None: no offsets)
     confidence: float = 0.0
     rewritten_query: str | None = None
+    generated: Any = None  # the LLM's part (bot.answering.llm.result.Generated), when one ran
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -187,6 +193,7 @@ def score(question: EvalQuestion, answer: Any, latency_ms: float) -> Scored:
         latency_ms,
         confidence=float(answer.confidence or 0.0),
         rewritten_query=getattr(answer, "rewritten_query", None),
+        generated=getattr(answer, "generated", None),
     )
     if question.article_id is not None:
         row.has_article = True
@@ -259,6 +266,9 @@ def summarize(rows: Sequence[Scored], turns: Sequence[Scored] = ()) -> dict[str,
             "max": max(latencies, default=0.0),
         },
     }
+    llm = llm_summary([*rows, *turns])
+    if llm is not None:
+        report["llm"] = llm
     if turns:
         right = [turn_right(t) for t in turns]
         report["conversations"] = {
@@ -335,6 +345,7 @@ def _detail(row: Scored) -> dict[str, Any]:
         "passage_hit": row.passage_hit,
         "rewritten_query": row.rewritten_query,
         "latency_ms": round(row.latency_ms, 1),
+        **({"generated": row.generated.as_dict()} if row.generated is not None else {}),
     }
 
 
@@ -376,6 +387,7 @@ def format_report(report: dict[str, Any]) -> str:
             f"conversation turns   {conv['turns_right']}/{conv['turns']} right ({_pct(conv['rate'])})"
             f" in {conv['conversations']} conversations"
         )
+    lines += llm_lines(report.get("llm"))
     lines.append(
         f"latency per question p50 {lat['p50']:.0f} ms · p95 {lat['p95']:.0f} ms"
         f" · max {lat['max']:.0f} ms"

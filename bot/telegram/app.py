@@ -18,6 +18,8 @@ def run_bot(settings: Settings, *, public: bool = False, verbose: bool = False) 
     """Run the bot until Ctrl-C or SIGTERM; TelegramError at start-up comes out redacted."""
     token = check_token(settings.telegram_bot_token)
     redact = configure_logging(token, verbose=verbose)
+    if settings.llm_api_key:  # the LLM's key is never logged either
+        redact.secrets = sorted({*redact.secrets, settings.llm_api_key}, key=len, reverse=True)
     bot = NewsdeskBot(settings, public=public)
     app = bot.build()
     try:

@@ -182,7 +182,7 @@ class NewsdeskBot(AdminHandlers, ScopeHandlers):
             return
         self.service.answerer  # noqa: B018 - load it now
         with contextlib.suppress(QuestionError, NoIndexError):
-            self.service.ask("warm up")
+            self.service.ask("warm up", generate=False)  # no LLM call at start-up
 
     def _ensure_searcher(self) -> None:
         """Open the Searcher once (from whichever thread gets here first)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.answering.answer import NOT_FOUND, Answer
 from bot.answering.filter_commands import HELP_LINES as FILTER_HELP
+from bot.answering.llm.result import fallback_line
 from bot.answering.scope import scope_lines
 from index.models import Hit
 from index.search.filters import Filter
@@ -204,6 +205,57 @@ def format_answer(answer: Answer) -> str:
 
 
 def _answer_parts(answer: Answer) -> list[str]:
+    generated = answer.generated
+    if generated is not None and generated.fallback is None:
+        return _llm_parts(answer)
+    parts = _reader_parts(answer)
+    if generated is not None and generated.fallback is not None:
+        parts.append(f"<i>{escape(fallback_line(one_line(generated.fallback)))}</i>")
+    return parts
+
+
+def _llm_parts(answer: Answer) -> list[str]:
+    """The LLM's checked sentence in bold (or the honest refusal), the reader's short answer with
+    its quote beside it (saying so when the two disagree), the cited articles as Sources."""
+    generated = answer.generated
+    assert generated is not None
+    refs = source_refs(answer)
+    reader = f"<b>{escape(one_line(answer.text))}</b>" if answer.text else None
+    if generated.answered:
+        parts = [f"<b>{escape(one_line(generated.text or ''))}</b>"]
+        if reader is None:
+            parts.append("<i>The extractive reader found no confident short answer.</i>")
+        elif generated.reader_agrees is False:
+            parts.append(f"The extractive reader disagrees: {reader}")
+        else:
+            parts.append(f"Extractive reader: {reader}")
+    else:
+        parts = [f"<b>{escape(NOT_FOUND)}</b>"]
+        if reader is not None:
+            parts.append(
+                f"The extractive reader suggests {reader}, but the LLM found no answer in the "
+                "passages."
+            )
+    quote = _quote(answer) if reader is not None else None
+    if quote:
+        parts.append(f"<blockquote>{quote}</blockquote>")
+    if generated.dropped:
+        dropped = ", ".join(f"[{n}]" for n in generated.dropped)
+        parts.append(f"<i>(removed citations of passages the LLM was not given: {dropped})</i>")
+    cited = [(c.n, refs[c.hit_index]) for c in generated.citations if c.hit_index < len(refs)]
+    if generated.answered and cited:
+        lines = [f"[{n}] {source_line(ref)}" for n, ref in cited]
+        parts.append(("Source: " if len(lines) == 1 else "Sources:\n") + "\n".join(lines))
+    elif not generated.answered:
+        shown = _distinct_articles(refs, None, SOURCES_IN_ANSWER)
+        if shown:
+            lines = ["The closest passages:"]
+            lines += [f"{i}. {source_line(ref)}" for i, ref in enumerate(shown, 1)]
+            parts.append("\n".join(lines))
+    return parts
+
+
+def _reader_parts(answer: Answer) -> list[str]:
     refs = source_refs(answer)
     parts: list[str] = []
     if answer.found:
