@@ -37,6 +37,8 @@ def open_searcher(settings: Settings, embedder: Embedder | None = None) -> Searc
 
 def milvus_stats(settings: Settings, *, verify: bool = False) -> dict[str, Any]:
     """`Newsdesk.stats()` on the Milvus backend (the same keys; sizes are Milvus's business)."""
+    from bot.answering.digest import overview
+    from index.search.milvus_catalog import load_catalog
     from index.store.milvus import MilvusTarget
     from index.store.milvus_store import MilvusStore
 
@@ -67,6 +69,7 @@ def milvus_stats(settings: Settings, *, verify: bool = False) -> dict[str, Any]:
             " (Milvus's, over Newsdesk's terms)",
             "bytes": {"sqlite": 0, "faiss": 0, "bm25": 0, "total": _lite_bytes(target)},
         }
+        info.update(overview(load_catalog(store)))  # outlets and dates, as on the local backend
         if verify:
             stray = len(store.stray_chunks())
             info.update(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from index.indexer import Indexer, IndexReport, _Run
 from index.store.milvus import MilvusTarget
+from index.store.milvus_copies import MilvusCopyIndex
 from index.store.milvus_store import MilvusStore
 
 FLUSH_CHARS = 1000 * 600  # about 1,000 chunks a batch (no files are rewritten per batch here)
@@ -24,6 +25,13 @@ class MilvusIndexer(Indexer):
 
 
 class _MilvusRun(_Run):
+    def __init__(self, owner, store, report: IndexReport, on_progress) -> None:
+        super().__init__(owner, store, report, on_progress)
+        # copies across runs: the signatures live in Milvus (index/store/milvus_copies.py); the
+        # local migration (signing stored bodies) has nothing to read here: Milvus keeps no bodies
+        self.copies = MilvusCopyIndex(store.db)
+        self._signed = True
+
     def _flush_chars(self) -> int:
         return FLUSH_CHARS
 
@@ -47,7 +55,10 @@ class _MilvusRun(_Run):
                 "embed_headline": str(int(settings.embed_headline)),
                 "dimension": str(dim),
             }
-        self.store.write_batch(batch, sorted(self.pending_deletes), dim=dim, meta=meta)
+        signatures = {a.id: self.copies.signature_of(a.id) for a in self.pending}
+        self.store.write_batch(
+            batch, sorted(self.pending_deletes), dim=dim, meta=meta, signatures=signatures
+        )
         for article in self.pending:
             if article.id in self.hashes:
                 self.report.updated += 1
@@ -60,3 +71,4 @@ class _MilvusRun(_Run):
         self.report.chunks += len(texts)
         self.pending, self.pending_deletes, self.pending_chars = [], set(), 0
         self.batch_hashes.clear()
+        self.copies.committed()

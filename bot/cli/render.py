@@ -235,6 +235,7 @@ def _milvus_stats(stats: dict[str, Any]) -> str:
         f"articles         {stats['articles']:,}",
         f"chunks           {stats['chunks']:,}",
         f"newest article   {stats.get('newest_published') or 'unknown'}",
+        *overview_lines(stats),
         f"embedding model  {stats['embedding_model']} ({stats['dimension']} dimensions)",
         f"index            {stats['index_type']}",
     ]

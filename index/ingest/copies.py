@@ -213,8 +213,7 @@ class CopyIndex:
         if sig is None:
             return None
         found: dict[str, tuple[float, tuple[int, int]]] = {}
-        stored = stored_candidates(self.store, sig) if self.store is not None else []
-        for row, other, other_sig in stored:
+        for row, other, other_sig in self._stored(sig):
             found[other] = (sig.jaccard(other_sig), (0, row))
         for other in self._lsh.query(sig) if self._pending else ():
             found.setdefault(other, (sig.jaccard(self._pending[other]), (1, self._order[other])))
@@ -224,6 +223,10 @@ class CopyIndex:
             default=None,
         )  # fmt: skip
         return None if best is None else (best[2], round(-best[0], 3))
+
+    def _stored(self, sig: LeanMinHash) -> list[tuple[int, str, LeanMinHash]]:
+        """(order, article id, signature) of the stored articles sharing a band with `sig`."""
+        return stored_candidates(self.store, sig) if self.store is not None else []
 
     def add(self, article_id: str, sig: LeanMinHash | None) -> None:
         """Remember an article of this run (replacing an earlier signature of the same id)."""

@@ -72,8 +72,15 @@ class Catalog:
     @classmethod
     def load(cls, store: Store, *, chunks: bool = True) -> Catalog:
         """The catalog of what the store holds now (`chunks=False`: articles only, for stats)."""
-        generation = store.generation
         rows = store.db.execute("SELECT id, published, source, url, title FROM articles").fetchall()
+        query = "SELECT id, article_id FROM chunks ORDER BY id"
+        pairs = store.db.execute(query).fetchall() if chunks else []
+        return cls.from_rows(store.generation, rows, pairs)
+
+    @classmethod
+    def from_rows(cls, generation: int, rows: list[tuple], pairs: list[tuple[int, str]]) -> Catalog:
+        """The catalog of articles given as (id, published, source, url, title) rows and chunks
+        as (chunk id, article id) pairs (sorted by chunk id; none for an articles-only one)."""
         index_of: dict[str, int] = {}
         outlets: list[str] = []
         outlet_ids: dict[str, int] = {}
@@ -94,8 +101,6 @@ class Catalog:
                     outlet_ids[key] = len(outlets)
                     outlets.append(name)
                 article_outlet[i] = outlet_ids[key]
-        query = "SELECT id, article_id FROM chunks ORDER BY id"
-        pairs = store.db.execute(query).fetchall() if chunks else []
         chunk_ids = np.fromiter((c for c, _ in pairs), dtype=np.int64, count=len(pairs))
         chunk_article = np.fromiter(
             (index_of.get(a, -1) for _, a in pairs), dtype=np.int32, count=len(pairs)

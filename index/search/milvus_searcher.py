@@ -4,9 +4,10 @@ collapse and, above it, the reader), with Milvus answering the dense and BM25 lo
 The dense and BM25 sides are views with the methods `Searcher.search` calls on FAISS and on the
 local BM25 index, so the retrieval code above them is the local backend's own.
 
-Hook for filters (date, source; index/search/filters.py): both views take `allowed_ids`, a set of
-chunk ids to keep, and `expression`, a Milvus filter expression; `milvus_filter()` is where a
-filter object would be translated into such an expression.
+Filters (date, outlet; index/search/filters.py): the searcher's catalog is the articles
+collection's (index/search/milvus_catalog.py), and a filter's selection is a Milvus filter
+expression that the searcher hands both views where the local backend hands chunk ids and a BM25
+row mask. The views also take `allowed_ids` (chunk ids) and `expression` directly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding import Embedder
+from index.search.milvus_catalog import MilvusCatalogCache, MilvusSelection
 from index.search.searcher import NoIndexError, Searcher
 from index.settings import Settings
 from index.store.milvus import Milvus, MilvusTarget, bm25_text, quote
@@ -31,6 +33,10 @@ def milvus_filter(allowed_ids: Collection[int] | None = None, expression: str = 
     if allowed_ids is not None:
         parts.append(f"id in [{', '.join(quote(int(i)) for i in sorted(allowed_ids))}]")
     return " and ".join(parts)
+
+
+def _both(first: str, second: str) -> str:
+    return " and ".join(f"({e})" for e in (first, second) if e)
 
 
 class MilvusDense:
@@ -51,8 +57,12 @@ class MilvusDense:
         allowed_ids: Collection[int] | None = None,
         expression: str = "",
     ) -> list[tuple[int, float]]:
-        """As `DenseIndex.search`: `allowed` (chunk ids) restricts the search."""
-        if allowed is not None:
+        """As `DenseIndex.search`: `allowed` (chunk ids, or a filter's selection) restricts it."""
+        if isinstance(allowed, MilvusSelection):
+            expression = _both(expression, allowed.expression)
+            if not len(allowed):
+                return []
+        elif allowed is not None:
             allowed_ids = allowed
         if k <= 0 or (allowed_ids is not None and not len(allowed_ids)):
             return []
@@ -69,6 +79,8 @@ class MilvusDense:
 class MilvusLexical:
     """The BM25 side, as `LexicalIndex` looks to the searcher (Newsdesk's terms, Milvus's BM25)."""
 
+    chunk_ids = None  # what the searcher hands a selection's `row_mask` (Milvus needs no rows)
+
     def __init__(self, db: Milvus) -> None:
         self.db = db
 
@@ -79,14 +91,18 @@ class MilvusLexical:
         self,
         terms: Sequence[str],
         k: int,
-        rows: None = None,
+        rows: MilvusSelection | None = None,
         *,
         allowed_ids: Collection[int] | None = None,
         expression: str = "",
     ) -> list[tuple[int, float]]:
-        """As `LexicalIndex.search` without its row mask (filters come as `allowed_ids`)."""
+        """As `LexicalIndex.search`; a filter's selection stands for its row mask."""
         if rows is not None:
-            raise TypeError("a row mask has no meaning on Milvus: pass allowed_ids")
+            if not isinstance(rows, MilvusSelection):
+                raise TypeError("a row mask has no meaning on Milvus: pass a MilvusSelection")
+            if not len(rows):
+                return []
+            expression = _both(expression, rows.expression)
         if k <= 0 or not terms or (allowed_ids is not None and not len(allowed_ids)):
             return []
         return self.db.bm25_search(bm25_text(terms), k, milvus_filter(allowed_ids, expression))
@@ -119,6 +135,7 @@ class MilvusSearcher(Searcher):
             settings.embedding_model, settings.device, settings.batch_size
         )
         self._lock = threading.Lock()
+        self.catalogs = MilvusCatalogCache()  # type: ignore[assignment]
         db = self.store.db
         self.snapshot = MilvusSnapshot(0, MilvusDense(db), MilvusLexical(db))  # type: ignore[assignment]
 

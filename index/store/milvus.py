@@ -6,7 +6,9 @@ Three collections, named PREFIX_chunks, PREFIX_articles and PREFIX_meta:
   terms (Newsdesk's own BM25 terms, see `bm25_text`), sparse (Milvus's BM25 function over terms)
   and vector (the embedding);
 - articles: key (a 63-bit digest of the id), id, title, url, published, source, origin, content_hash, chunks (how many), indexed_at;
-- meta: key -> value (the embedding model, pending work of a batch in flight).
+- meta: key -> value (the embedding model, pending work of a batch in flight);
+- copies: key (as articles'), article_id, hashvalues (the MinHash signature, hex) and bands (its
+  LSH band keys, searched with `array_contains_any`): near-duplicate copies across runs.
 
 Milvus wants a vector field in every collection, so articles and meta carry a 2-dimensional
 placeholder vector that nothing searches.
@@ -51,6 +53,7 @@ HNSW = {"M": 16, "efConstruction": 200}
 MIN_EF = 512  # HNSW candidates per search on a server, at least 4x what is asked for
 _PLAIN_TERM = re.compile(r"[a-z0-9]+")
 REMOTE_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
+COPY_SIGNATURE_CHARS = 2048  # a MinHash signature in hex (128 x 4 bytes = 1,024 characters)
 CONNECT_TIMEOUT = 10.0  # seconds to reach a server before giving up with one clear line
 
 
@@ -145,6 +148,9 @@ class Milvus:
         self.chunks = f"{target.prefix}_chunks"
         self.articles = f"{target.prefix}_articles"
         self.meta_name = f"{target.prefix}_meta"
+        self.copies = (
+            f"{target.prefix}_copies"  # near-duplicate signatures (index/store/milvus_copies.py)
+        )
         if target.is_lite:
             Path(target.uri).parent.mkdir(parents=True, exist_ok=True)
         # pymilvus and Lite log every failed call with a traceback; each is raised here as one MilvusError
@@ -162,7 +168,12 @@ class Milvus:
             raise MilvusError(
                 f"cannot connect to Milvus at {target.describe()}: {_why(exc)}{hint}"
             ) from exc
-        for name in (self.meta_name, self.articles, self.chunks):  # a reopened Lite file, or a
+        for name in (
+            self.meta_name,
+            self.articles,
+            self.chunks,
+            self.copies,
+        ):  # a reopened Lite file, or a
             if self._call("look up collections", self.client.has_collection, name):  # restart
                 self._call(f"load {name}", self.client.load_collection, name)
 
@@ -170,6 +181,9 @@ class Milvus:
         self.client.close()
 
     # --- collections ------------------------------------------------------------------------
+    def has(self, collection: str) -> bool:
+        return self._call("look up collections", self.client.has_collection, collection)
+
     def exists(self) -> bool:
         return self._call("look up collections", self.client.has_collection, self.chunks)
 
@@ -197,6 +211,14 @@ class Milvus:
             s.add_field("indexed_at", DataType.DOUBLE)
             s.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
             self._create(self.articles, s, [("placeholder", "FLAT", "L2", {})])
+        if not c.has_collection(self.copies):
+            s = c.create_schema(auto_id=False)
+            s.add_field("key", DataType.INT64, is_primary=True)  # article_key(article id)
+            s.add_field("article_id", DataType.VARCHAR, max_length=MAX_ID)
+            s.add_field("hashvalues", DataType.VARCHAR, max_length=COPY_SIGNATURE_CHARS)
+            s.add_field("bands", DataType.ARRAY, element_type=DataType.INT64, max_capacity=64)
+            s.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+            self._create(self.copies, s, [("placeholder", "FLAT", "L2", {})])
         if not c.has_collection(self.chunks):
             s = c.create_schema(auto_id=False)
             s.add_field("id", DataType.INT64, is_primary=True)

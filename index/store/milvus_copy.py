@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.ingest.copies import body_of, signature
 from index.models import Article, Chunk
 from index.settings import Settings, SettingsError
 from index.store.database import DB_NAME, Store, StoreError
@@ -43,6 +44,11 @@ def _articles(store: Store) -> Iterator[tuple[Article, list[Chunk], np.ndarray]]
         yield article, chunks, np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
 
 
+def _signed(batch: list) -> dict:
+    """The articles' near-duplicate signatures (so later runs on Milvus catch copies of them)."""
+    return {article.id: signature(body_of(article)) for article, _, _ in batch}
+
+
 def copy_local_index(source: Path, settings: Settings) -> tuple[int, int]:
     """Copy the index in `source` into the Milvus collections `settings` name; (articles, chunks)."""
     if not (Path(source) / DB_NAME).is_file():
@@ -61,10 +67,12 @@ def copy_local_index(source: Path, settings: Settings) -> tuple[int, int]:
         for item in _articles(local):
             batch.append(item)
             if len(batch) == BATCH_ARTICLES:
-                chunks += target.write_batch(batch, [], dim=dim, meta=meta)
+                chunks += target.write_batch(
+                    batch, [], dim=dim, meta=meta, signatures=_signed(batch)
+                )
                 articles, batch = articles + len(batch), []
         if batch:
-            chunks += target.write_batch(batch, [], dim=dim, meta=meta)
+            chunks += target.write_batch(batch, [], dim=dim, meta=meta, signatures=_signed(batch))
             articles += len(batch)
         return articles, chunks
     finally:

@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+from datasketch import LeanMinHash
 
 from index.models import Article, Chunk, Hit
 from index.store.milvus import (
@@ -37,6 +39,7 @@ from index.store.milvus import (
     fit,
     quote,
 )  # fmt: skip
+from index.store.milvus_copies import delete_signatures, signature_rows
 from index.tokenize import tokenize
 
 PENDING = "pending:"
@@ -132,12 +135,13 @@ class MilvusStore:
         *,
         dim: int | None,
         meta: dict[str, str],
+        signatures: Mapping[str, LeanMinHash | None] | None = None,
     ) -> int:
         """Add or replace `articles` (with their chunks and vectors) and delete `deletes`, in the
         crash-safe order of the module docstring. Returns how many chunks were written."""
         db = self.db
         if dim is not None:
-            db.create(dim)
+            db.create(dim)  # (the copies collection too, if missing)
         if not db.exists():
             return 0  # nothing ever stored: deleting needs nothing
         ids = [a.id for a, _, _ in articles] + list(deletes)
@@ -160,6 +164,10 @@ class MilvusStore:
                     }
                 )
         db.upsert(db.chunks, rows)
+        signatures = signatures or {}
+        if db.has(db.copies):  # (an index made before signatures were kept: made on a write
+            db.upsert(db.copies, signature_rows({i: s for i, s in signatures.items() if s}))
+        delete_signatures(db, [i for i, s in signatures.items() if s is None])
         now = time.time()
         db.upsert(
             db.articles,
@@ -174,6 +182,7 @@ class MilvusStore:
             ],
         )  # fmt: skip
         db.delete_in(db.articles, "id", list(deletes))
+        delete_signatures(db, list(deletes))
         self._update_newest([a for a, _, _ in articles], bool(deletes))
         self.finish_pending()
         return len(rows)
@@ -199,6 +208,7 @@ class MilvusStore:
             if current.get(c["article_id"]) != c["content_hash"]
         ]
         db.delete_in(db.chunks, "id", stale)
+        delete_signatures(db, [i for i in pending if i not in current])
         db.delete_in(db.meta_name, "key", [r["key"] for r in rows])
         return len(pending)
 
@@ -210,7 +220,8 @@ class MilvusStore:
         elif deleted and newest and not self._has_published(newest):  # the newest is gone
             rows = self.db.scan(self.db.articles, ["published"], 'published != ""')
             newest = max((r["published"] for r in rows), default="")
-        self.db.upsert_meta({"newest_published": newest})
+        # a new revision on every write: readers' catalogs (filters, stats) are read again
+        self.db.upsert_meta({"newest_published": newest, "revision": uuid.uuid4().hex})
 
     def _has_published(self, date: str) -> bool:
         return bool(self.db.query(self.db.articles, f"published == {quote(date)}", ["id"], limit=1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from bot.telegram.format import index_files_line
 from index.backend import is_milvus, milvus_check
 from index.doctor import problems
 from index.ingest.files import read_paths
+from index.search.filters import Filter, FilterError
 from index.settings import Backend, SearchMode, Settings
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # no keepalive notices from gRPC
@@ -73,8 +75,10 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def ids(desk: Newsdesk, query: str, mode: SearchMode, k: int = 5) -> list[str]:
-    return [h.article_id for h in desk.searcher.search(query, k, mode)]
+def ids(
+    desk: Newsdesk, query: str, mode: SearchMode, k: int = 5, flt: Filter | None = None
+) -> list[str]:
+    return [h.article_id for h in desk.searcher.search(query, k, mode, flt=flt)]
 
 
 def doctor(settings: Settings) -> list[str]:
@@ -197,3 +201,99 @@ def test_stats_describe_the_backend_without_the_token(settings, embedder, tmp_pa
     assert ("milvus           Milvus" in text) == is_milvus(settings)
     assert line.endswith(("in step with the database.", "every chunk belongs to its article."))
     desk.searcher.close()
+
+
+# --- date and outlet filters, stats and latest -------------------------------------------------
+TWO_OUTLETS = Path(__file__).resolve().parents[2] / "data" / "two_outlets.jsonl"
+RATES = "Freedonia central bank raised its main interest rate"
+
+
+@pytest.mark.parametrize("mode", list(SearchMode))
+def test_a_filter_picks_the_outlet_and_dates_version_of_a_story(desk, mode):
+    desk.index_paths([str(TWO_OUTLETS)])
+    reuters = ids(desk, RATES, mode, flt=desk.check_filter(Filter(sources=("reuters",))))
+    assert reuters[0] == "wire-rates" and set(reuters) <= {"wire-rates", "wire-harvest"}
+    planet = ids(desk, RATES, mode, flt=Filter(sources=("dailyplanet.example",)))
+    assert planet == ["planet-rates"]
+    in_2023 = ids(desk, RATES, mode, flt=Filter(date(2023, 1, 1), date(2023, 12, 31)))
+    assert in_2023 == ["planet-rates"]  # and not the undated article
+    since = ids(desk, RATES, mode, flt=Filter(since=date(2024, 1, 1)))
+    assert since[0] == "wire-rates" and "planet-rates" not in since
+    unfiltered = ids(desk, "bridge over the river opened to traffic", mode)
+    assert unfiltered[0] == "undated-bridge"
+    assert "undated-bridge" not in ids(
+        desk, "bridge over the river opened", mode, flt=Filter(until=date(2030, 1, 1))
+    )
+
+
+def test_an_impossible_filter_is_a_clear_error_or_an_empty_answer(desk):
+    desk.index_paths([str(TWO_OUTLETS)])
+    with pytest.raises(FilterError) as unknown:
+        desk.check_filter(Filter(sources=("Pravda",)))
+    message = str(unknown.value)
+    assert "'Pravda'" in message and "Reuters" in message and "\n" not in message
+    with pytest.raises(FilterError, match="before since"):
+        Filter(since=date(2024, 1, 2), until=date(2024, 1, 1))
+    empty = Filter(since=date(2030, 1, 1))
+    assert desk.searcher.search(RATES, 5, SearchMode.HYBRID, flt=empty) == []
+    answer = desk.ask(RATES, flt=empty)
+    assert answer.sources == [] and answer.filter_articles == 0 and "2030-01-01" in answer.note
+
+
+def test_stats_and_latest_list_outlets_and_dates(settings, embedder, desk, tmp_path):
+    reader = Newsdesk(settings, embedder=embedder, answerer=None)  # a bot replica, say
+    rows = [json.loads(line) for line in TWO_OUTLETS.read_text().splitlines()]
+    desk.index_paths([str(write_jsonl(tmp_path / "a.jsonl", rows[:2]))])
+    assert [r["article_id"] for r in reader.latest(5)] == ["wire-rates", "planet-rates"]
+    desk.index_paths([str(TWO_OUTLETS)])
+    stats = desk.stats()
+    assert stats["outlets"] == [
+        {"name": "Reuters", "articles": 2},
+        {"name": "City Desk", "articles": 1},
+        {"name": "dailyplanet.example", "articles": 1},
+    ]
+    assert (stats["oldest_day"], stats["newest_day"], stats["undated_articles"]) == (
+        "2023-06-02", "2024-08-20", 1,
+    )  # fmt: skip
+    text = format_stats(stats)
+    assert "dates            2023-06-02 to 2024-08-20 (1 undated)" in text
+    assert "outlets          3: Reuters (2)" in text
+    latest = reader.latest(2)  # a replica sees the later run
+    assert [(r["article_id"], r["date"], r["outlet"]) for r in latest] == [
+        ("wire-harvest", "2024-08-20", "Reuters"),
+        ("wire-rates", "2024-03-14", "Reuters"),
+    ]
+    planet = reader.latest(5, Filter(sources=("dailyplanet.example",)))
+    assert [r["article_id"] for r in planet] == ["planet-rates"]
+    reader.searcher.close()
+
+
+# --- near-duplicate copies ---------------------------------------------------------------------
+FLOOD = (
+    "Floodwater from the swollen river Elbe reached the old town of Dresden on Sunday night, "
+    "forcing the evacuation of about 3,000 residents from streets along the embankment. The "
+    "city's fire service said sandbag walls had held at the opera house, but the water rose "
+    "faster than forecast after two days of heavy rain in the Czech mountains upstream."
+)
+FLOOD_COPY = (  # a partner's copy: a byline, one word changed, a credit line
+    "By Anna Keller\n\n" + FLOOD.replace("forcing", "prompting", 1)
+    + "\n\nReporting by Anna Keller; Editing by Jo Hart"
+)  # fmt: skip
+
+
+def test_a_near_copy_is_caught_within_a_run_and_across_runs(desk, tmp_path):
+    original = {"id": "flood", "title": "Elbe floods Dresden", "text": FLOOD}
+    copy = {"id": "flood-partner", "title": "Dresden evacuates as Elbe rises", "text": FLOOD_COPY}
+    same_run = desk.index_paths([str(write_jsonl(tmp_path / "a.jsonl", [original, copy]))])
+    assert same_run.duplicates == [("flood-partner", "flood")] and same_run.added == 1
+    later = dict(copy, id="flood-later")
+    next_run = desk.index_paths([str(write_jsonl(tmp_path / "b.jsonl", [later]))])
+    assert next_run.duplicates == [("flood-later", "flood")] and next_run.added == 0
+    assert desk.stats()["articles"] == 1
+    edited = dict(original, text=FLOOD + " The river crested on Tuesday.")
+    update = desk.index_paths([str(write_jsonl(tmp_path / "a.jsonl", [edited]))])
+    assert (update.updated, update.duplicates) == (1, [])  # not a copy of itself
+    assert desk.remove(["flood"]) == 1
+    freed = desk.index_paths([str(write_jsonl(tmp_path / "b.jsonl", [later]))])
+    assert (freed.added, freed.duplicates) == (1, [])  # its original is gone: it is stored
+    assert doctor(desk.settings) == []

@@ -22,8 +22,10 @@ import pytest
 
 from bot.answering.service import Newsdesk
 from index.backend import milvus_check
+from index.ingest.copies import signature
 from index.settings import Backend, SearchMode, Settings
 from index.store.milvus import MilvusTarget, release_lite
+from index.store.milvus_copies import MilvusCopyIndex, signature_rows
 from index.store.milvus_store import MilvusStore, _pending_key
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # no keepalive notices from gRPC
@@ -198,3 +200,46 @@ def test_doctor_reports_stray_chunks_and_repair_deletes_them(
     assert capsys.readouterr().out.startswith("repaired: 1 chunks in Milvus belong to no article")
     assert main([*data, "doctor"]) == 0
     assert capsys.readouterr().out.strip() == "index is consistent"
+
+
+FLOOD = (
+    "Floodwater from the swollen river Elbe reached the old town of Dresden on Sunday night, "
+    "forcing the evacuation of about 3,000 residents from streets along the embankment. The "
+    "city's fire service said sandbag walls had held at the opera house, but the water rose "
+    "faster than forecast after two days of heavy rain in the Czech mountains upstream."
+)
+
+
+def test_a_signature_a_killed_batch_left_is_no_original_and_the_next_run_deletes_it(
+    tmp_path, embedder
+):
+    settings = Settings(
+        data_dir=tmp_path / "data", backend=Backend.MILVUS, milvus_uri=str(tmp_path / "lite.db"),
+        milvus_collection="t",
+    )  # fmt: skip
+    source = tmp_path / "news.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in articles(0)[:2]))
+    Newsdesk(settings, embedder=embedder, answerer=None).index_paths([str(source)])
+    store = MilvusStore(MilvusTarget.from_settings(settings))
+    # a batch killed after writing the signature of "flood", before its article row
+    db = store.db
+    db.upsert_meta({_pending_key("flood"): "flood"})
+    db.upsert(db.copies, signature_rows({"flood": signature(FLOOD)}))
+    assert "flood" in _signed_ids(db)
+    assert (
+        MilvusCopyIndex(db).find("flood-copy", signature(FLOOD)) is None
+    )  # not stored: no original
+    store.close()
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(json.dumps({"id": "flood-copy", "title": "Elbe", "text": FLOOD}) + "\n")
+    desk = Newsdesk(settings, embedder=embedder, answerer=None)
+    report = desk.index_paths([str(copy)])
+    assert (report.added, report.duplicates) == (1, [])
+    left = MilvusStore(MilvusTarget.from_settings(settings))
+    signed = _signed_ids(left.db)
+    assert "flood" not in signed and "flood-copy" in signed  # the leftover was deleted
+    left.close()
+
+
+def _signed_ids(db) -> set[str]:
+    return {r["article_id"] for r in db.query(db.copies, "key >= 0", ["article_id"], 1000)}
