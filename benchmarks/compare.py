@@ -186,7 +186,8 @@ def vectors_for(kind: str, n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarra
 def faiss_side_by_side(kind: str, n: int, hnsw: bool = True, k: int = 10) -> dict:
     import faiss
 
-    from index.search.dense import DenseIndex, build_ivf, nlist_for, one_omp_thread
+    from index.search.dense import DenseIndex, build_ivf, nlist_for
+    from index.search.threads import one_omp_thread
 
     corpus, queries, described = vectors_for(kind, n)
     ids = np.arange(n, dtype=np.int64)

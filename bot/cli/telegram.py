@@ -23,7 +23,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from bot.cli.main import CliError, settings_from
+    from bot.cli.errors import CliError
+    from bot.cli.main import settings_from
 
     settings = settings_from(args)
     from bot.telegram.access import TokenError, check_token

@@ -11,15 +11,14 @@ measured by `make bench` (BENCHMARKS.md). HNSW is not used: FAISS cannot remove 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from index.atomic import write_atomic
+from index.search.threads import one_omp_thread
 
 FLAT_LIMIT = 100_000  # exact search up to this many vectors
 # Lists probed per query: max(MIN_NPROBE, nlist * NPROBE_FRACTION). Measured recall@10 against exact
@@ -148,22 +147,6 @@ class DenseIndex:
         return (
             f"{name}({type(faiss.downcast_index(inner)).__name__})" if inner is not None else name
         )
-
-
-@contextlib.contextmanager
-def one_omp_thread() -> Iterator[None]:
-    """FAISS on one OpenMP thread in this thread (the setting is per thread), for one query.
-
-    A single query has nothing to split between threads, and on a small shared machine OpenMP's
-    idle threads spin against the rest of the work: on 2 busy cores a flat search over 10k vectors
-    took ~80 ms with 2 threads and ~0.4 ms with one (BENCHMARKS.md). Index building keeps them all.
-    """
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 def nlist_for(n: int) -> int:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from index.search.threads import one_omp_thread
+
 EXACT_SUBSET_LIMIT = 20_000
 GATHER_SHARE = 0.25  # flat index: gather the allowed vectors below this share, else score all
 _POSITIONS_KEPT = 8
@@ -83,8 +85,6 @@ class FlatView:
     def _over_fetch(self, query: np.ndarray, k: int, allowed: np.ndarray, share: float):
         """The exact top k when FAISS's (fast) unfiltered top k/share x 2 holds k allowed ones:
         the best allowed chunks are then among them, in order. None when it does not."""
-        from index.search.dense import one_omp_thread
-
         want = min(self.ntotal, int(np.ceil(2 * k / share)) + k)
         with one_omp_thread():
             scores, ids = self.index.search(query.reshape(1, -1), want)
@@ -109,8 +109,6 @@ def _one_blas_thread():
 
 def restricted_search(dense, query: np.ndarray, k: int, allowed: np.ndarray):
     """(chunk id, score) of the k best chunks of `dense` (a DenseIndex) among `allowed`."""
-    from index.search.dense import one_omp_thread
-
     allowed = np.ascontiguousarray(allowed, dtype=np.int64)
     if not len(allowed) or k <= 0:
         return []

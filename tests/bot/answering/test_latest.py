@@ -8,7 +8,8 @@ import pytest
 
 from bot.answering.answerers.recency import as_of_date, newest_near_best, parse_date
 from bot.answering.service import Newsdesk
-from bot.cli.render import Style, format_answer
+from bot.cli.render import Style
+from bot.cli.reply import format_answer
 from index.models import Article
 from index.settings import Settings
 

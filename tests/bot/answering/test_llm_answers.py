@@ -14,7 +14,8 @@ from bot.answering.answer import NOT_FOUND
 from bot.answering.conversation import Conversation
 from bot.answering.llm.prompt import REFUSAL_PHRASE
 from bot.answering.service import Newsdesk
-from bot.cli.render import Style, format_answer
+from bot.cli.render import Style
+from bot.cli.reply import format_answer
 from bot.telegram import format as tg
 from index.settings import Settings
 
