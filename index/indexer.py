@@ -255,6 +255,22 @@ class _Run:
         assert vectors is not None
         return vectors
 
+    def _committed(self, chunks: int) -> None:
+        """Count the batch just committed into the report and start the next one."""
+        for article in self.pending:
+            if article.id in self.hashes:
+                self.report.updated += 1
+            else:
+                self.report.added += 1
+            self.hashes[article.id] = article.content_hash
+        self.report.removed += len(self.pending_deletes)
+        for gone in self.pending_deletes:
+            self.hashes.pop(gone, None)
+        self.report.chunks += chunks
+        self.pending, self.pending_deletes, self.pending_chars = [], set(), 0
+        self.batch_hashes.clear()
+        self.copies.committed()
+
     def flush(self) -> None:
         if not self.pending and not self.pending_deletes:
             return
@@ -295,19 +311,7 @@ class _Run:
                 snapshot.dense.remove(old_chunk_ids)
             snapshot.lexical = snapshot.lexical.updated(added_terms, old_chunk_ids.tolist())
             commit_snapshot(store, snapshot, owner.data_dir, in_transaction=True)
-        for article in self.pending:
-            if article.id in self.hashes:
-                self.report.updated += 1
-            else:
-                self.report.added += 1
-            self.hashes[article.id] = article.content_hash
-        self.report.removed += len(self.pending_deletes)
-        for gone in self.pending_deletes:
-            self.hashes.pop(gone, None)
-        self.report.chunks += len(texts)
-        self.pending, self.pending_deletes, self.pending_chars = [], set(), 0
-        self.batch_hashes.clear()
-        self.copies.committed()
+        self._committed(len(texts))
         remove_other_generations(owner.data_dir, {store.generation, store.generation - 1})
 
 

@@ -59,16 +59,4 @@ class _MilvusRun(_Run):
         self.store.write_batch(
             batch, sorted(self.pending_deletes), dim=dim, meta=meta, signatures=signatures
         )
-        for article in self.pending:
-            if article.id in self.hashes:
-                self.report.updated += 1
-            else:
-                self.report.added += 1
-            self.hashes[article.id] = article.content_hash
-        self.report.removed += len(self.pending_deletes)
-        for gone in self.pending_deletes:
-            self.hashes.pop(gone, None)
-        self.report.chunks += len(texts)
-        self.pending, self.pending_deletes, self.pending_chars = [], set(), 0
-        self.batch_hashes.clear()
-        self.copies.committed()
+        self._committed(len(texts))

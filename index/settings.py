@@ -23,49 +23,41 @@ class SettingsError(ValueError):
     """A setting is missing or has a value Newsdesk cannot use."""
 
 
-class SearchMode(StrEnum):
-    HYBRID = "hybrid"
-    DENSE = "dense"
-    BM25 = "bm25"
+class Choice(StrEnum):
+    """A setting with a fixed set of values; `parse` is case-blind and names the choices. Each
+    subclass's docstring starts with what the error calls it ("search mode: ...")."""
 
     @classmethod
-    def parse(cls, value: str) -> SearchMode:
+    def parse(cls, value: str) -> Choice:
         try:
             return cls(value.strip().lower())
         except ValueError:
             choices = ", ".join(m.value for m in cls)
-            raise SettingsError(f"unknown search mode {value!r} (choose {choices})") from None
+            what = cls.__doc__.split(":")[0] if cls.__doc__ else cls.__name__
+            raise SettingsError(f"unknown {what} {value!r} (choose {choices})") from None
 
 
-class FusionMethod(StrEnum):
-    """How the dense and BM25 lists become one ranking (index/search/fusion.py)."""
+class SearchMode(Choice):
+    """search mode: which retrievers answer a question."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+class FusionMethod(Choice):
+    """fusion method: how the dense and BM25 lists become one ranking (index/search/fusion.py)."""
 
     CONVEX = "convex"
     DBSF = "dbsf"
     RRF = "rrf"
 
-    @classmethod
-    def parse(cls, value: str) -> FusionMethod:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            choices = ", ".join(m.value for m in cls)
-            raise SettingsError(f"unknown fusion method {value!r} (choose {choices})") from None
 
-
-class Backend(StrEnum):
-    """Where the index lives: SQLite + FAISS + BM25 files, or Milvus (Lite, a server, a cluster)."""
+class Backend(Choice):
+    """backend: where the index lives, SQLite + FAISS + BM25 files or Milvus (Lite, a server)."""
 
     LOCAL = "local"
     MILVUS = "milvus"
-
-    @classmethod
-    def parse(cls, value: str) -> Backend:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            choices = ", ".join(m.value for m in cls)
-            raise SettingsError(f"unknown backend {value!r} (choose {choices})") from None
 
 
 def _default_data_dir() -> Path:
