@@ -84,10 +84,12 @@ def bm25_side_by_side(
     bags = _bags(ours)
     from rank_bm25 import BM25Okapi
 
+    from index.search.lexical import K1, B
+
     gc.collect()
     before = _rss_mb()
     t0 = time.perf_counter()
-    plain = BM25Okapi(bags)  # k1=1.5, b=0.75, epsilon=0.25: the same as ours
+    plain = BM25Okapi(bags, k1=K1, b=B)  # epsilon 0.25 as ours
     build_s = time.perf_counter() - t0
     plain_mb = _rss_mb() - before  # its per-chunk dicts (the token lists are built beforehand)
 
@@ -111,7 +113,7 @@ def bm25_side_by_side(
     vocab = {t: i for i, t in enumerate(ours.vocab.terms())}
     ids = [[vocab[t] for t in bag] for bag in bags]
     del bags
-    retriever = bm25s.BM25(k1=1.5, b=0.75, method="robertson")
+    retriever = bm25s.BM25(k1=K1, b=B, method="robertson")
     retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
     build_s = time.perf_counter() - t0
     del ids

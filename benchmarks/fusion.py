@@ -81,10 +81,21 @@ def grid() -> list[tuple[str, dict]]:
         configs.append((f"rrf k={k} dense {w}", {"method": FusionMethod.RRF, "rrf_k": k,
                         "weights": {"dense": w, "bm25": 1.0}}))  # fmt: skip
     for method, w, f in itertools.product(
-        (FusionMethod.CONVEX, FusionMethod.DBSF), (0.3, 0.4, 0.5, 0.6), (1.0, 0.5)
+        (FusionMethod.CONVEX, FusionMethod.DBSF), (0.3, 0.4, 0.5, 0.6), (1.0, 0.7)
     ):
         configs.append((f"{method} dense {w} kw×{f}", {"method": method, "keyword_dense_factor": f,
                         "weights": {"dense": w, "bm25": 1 - w}}))  # fmt: skip
+    for method, w, depth in itertools.product(
+        (FusionMethod.CONVEX, FusionMethod.DBSF, FusionMethod.RRF), (0.3, 0.35), (10, 20, 30)
+    ):
+        configs.append((f"{method} dense {w} depth {depth}", {"method": method, "depth": depth,
+                        "weights": {"dense": w, "bm25": 1 - w}}))  # fmt: skip
+    default = Settings.load(dotenv=None)
+    configs.append((f"the default ({default.fusion}, dense {default.dense_weight:g}, depth "
+                    f"{default.fusion_depth})", {"method": default.fusion,
+                    "depth": default.fusion_depth, "rrf_k": default.rrf_k,
+                    "keyword_dense_factor": default.keyword_dense_factor,
+                    "weights": {"dense": default.dense_weight, "bm25": default.bm25_weight}}))  # fmt: skip
     return configs
 
 

@@ -26,7 +26,9 @@ from rank_bm25 import BM25Okapi
 
 from index.atomic import write_atomic
 
-K1, B, EPSILON = 1.5, 0.75, 0.25
+# k1 1.2 (Lucene's and Elasticsearch's default) rather than rank-bm25's 1.5: measured on both dev
+# sets by benchmarks/lexical.py (EVALUATION.md, "BM25")
+K1, B, EPSILON = 1.2, 0.75, 0.25
 _ALIGN = 64  # numpy pads .npy headers to 64 bytes; the zip entries start on 64 bytes too
 _EXACT_UNIQUE_LIMIT = 50_000  # matched postings above which scores accumulate in an N-sized array
 

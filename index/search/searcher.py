@@ -11,7 +11,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.models import Hit
 from index.search.catalog import CatalogCache
-from index.search.diversity import spread
+from index.search.diversity import firsts_read, spread
 from index.search.filters import Filter, outlet_of, published_day
 from index.search.fusion import fuse
 from index.settings import SearchMode, Settings
@@ -103,6 +103,7 @@ class Searcher:
             rrf_k=self.settings.rrf_k,
             query=query,
             keyword_dense_factor=self.settings.keyword_dense_factor,
+            depth=self.settings.fusion_depth,
         )
         top = fused[: 3 * k]
         found = self.store.hits([cid for cid, _, _ in top])
@@ -112,7 +113,8 @@ class Searcher:
             if hit is not None and (flt is None or _passes(flt, hit)):
                 hit.score, hit.ranks = score, ranks
                 hits.append(hit)
-        hits = spread(self._collapse(hits, snapshot), k, self.settings.reader_passages)
+        head = self.settings.reader_passages
+        hits = spread(firsts_read(self._collapse(hits, snapshot), head), k, head)
         timings["fusion_ms"] = (time.perf_counter() - t0) * 1000
         return hits
 

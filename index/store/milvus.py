@@ -48,7 +48,7 @@ from index.store.database import StoreError
 PLACEHOLDER = [1.0, 0.0]  # the vector of rows that only hold scalars (articles, meta)
 MAX_ID, MAX_TEXT = 1024, 65535  # VARCHAR limits (bytes)
 BATCH = 500  # rows per upsert or `in [...]` filter (well under gRPC's message size)
-K1, B = 1.5, 0.75  # as the local BM25 (index/search/lexical.py)
+K1, B = 1.2, 0.75  # as the local BM25 (index/search/lexical.py)
 HNSW = {"M": 16, "efConstruction": 200}
 MIN_EF = 512  # HNSW candidates per search on a server, at least 4x what is asked for
 _PLAIN_TERM = re.compile(r"[a-z0-9]+")

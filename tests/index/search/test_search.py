@@ -9,7 +9,7 @@ from rank_bm25 import BM25Okapi
 from index.indexer import Indexer
 from index.ingest.files import read_paths
 from index.search.fusion import reciprocal_rank_fusion
-from index.search.lexical import LexicalIndex
+from index.search.lexical import K1, B, LexicalIndex
 from index.search.searcher import Searcher
 from index.settings import SearchMode, Settings
 from index.tokenize import tokenize
@@ -64,7 +64,7 @@ def test_bm25_scores_equal_plain_rank_bm25_over_the_same_tokens():
     tokens = [tokenize(d) for d in docs]
     index = LexicalIndex.empty().updated(list(enumerate(tokens, start=100)))
     query = tokenize("cat mat")
-    reference = BM25Okapi(tokens).get_scores(query)
+    reference = BM25Okapi(tokens, k1=K1, b=B).get_scores(query)
     ours = dict(index.search(query, 10))
     for i, score in enumerate(reference):
         if score > 0:
