@@ -68,7 +68,10 @@ class Bm25:
                 for t, p in self.postings.items()
             }
         else:  # rank-bm25's Okapi: log((n - df + .5) / (df + .5)), negatives -> 0.25 x mean
-            raw = {t: math.log((n - len(p[0]) + 0.5) / (len(p[0]) + 0.5)) for t, p in self.postings.items()}
+            raw = {
+                t: math.log((n - len(p[0]) + 0.5) / (len(p[0]) + 0.5))
+                for t, p in self.postings.items()
+            }
             floor = 0.25 * (sum(raw.values()) / len(raw))
             self.idf = {t: (v if v >= 0 else floor) for t, v in raw.items()}
         self.n = n
