@@ -35,7 +35,7 @@ from index.settings import SearchMode, Settings  # noqa: E402
 K = 10
 
 
-def _metrics(ranked_articles: list[list[str]], truth: list[str]) -> dict[str, float]:
+def article_metrics(ranked_articles: list[list[str]], truth: list[str]) -> dict[str, float]:
     r1 = r5 = mrr = 0.0
     for articles, article in zip(ranked_articles, truth, strict=True):
         rank = next((i for i, a in enumerate(articles[:K], 1) if a == article), None)
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             ranked = [search(q.question) for q in questions]
             elapsed += time.perf_counter() - t0
             asked += len(questions)
-            m = _metrics(ranked, [q.article_id for q in questions])
+            m = article_metrics(ranked, [q.article_id for q in questions])
             cells += [f"{m['R@1']:.1f}", f"{m['R@5']:.1f}", f"{m['MRR@10']:.3f}"]
         print(f"| {label} | " + " | ".join(cells) + f" | {1000 * elapsed / asked:.0f} |")
     searcher.close()

@@ -24,6 +24,7 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from benchmarks.baselines import article_metrics  # noqa: E402
 from benchmarks.eval_all import WORK, question_files  # noqa: E402
 from bot.evaluation.runner import load_questions  # noqa: E402
 from index.tokenize import tokenize  # noqa: E402
@@ -88,17 +89,6 @@ class Bm25:
         return [int(r) for r in top if scores[r] > 0]
 
 
-def metrics(ranked: list[list[str]], truth: list[str]) -> tuple[float, float, float]:
-    r1 = r5 = mrr = 0.0
-    for articles, article in zip(ranked, truth, strict=True):
-        rank = next((i for i, a in enumerate(articles[:K], 1) if a == article), None)
-        r1 += rank == 1
-        r5 += rank is not None and rank <= 5
-        mrr += 1 / rank if rank else 0.0
-    n = len(truth) or 1
-    return 100 * r1 / n, 100 * r5 / n, mrr / n
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=WORK / "data")
@@ -132,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             cells = []
             for questions in sets.values():
                 ranked = [[owners[r] for r in bm25.search(tok(q.question), K)] for q in questions]
-                r1, r5, mrr = metrics(ranked, [q.article_id for q in questions])
-                cells += [f"{r1:.1f}", f"{r5:.1f}", f"{mrr:.3f}"]
+                m = article_metrics(ranked, [q.article_id for q in questions])
+                cells += [f"{m['R@1']:.1f}", f"{m['R@5']:.1f}", f"{m['MRR@10']:.3f}"]
             print(f"| {tok_name} | {text_kind} | {idf} | {k1} | {b} | " + " | ".join(cells) + " |")
             sys.stdout.flush()
     return 0
