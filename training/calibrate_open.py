@@ -7,7 +7,11 @@ its own paragraph (or with another one). In the product the reader reads the top
 search and picks the most confident span among them, so retrieval is evidence too: a span in the best
 article may deserve more trust than an equally strong one in the third article retrieved. This script
 asks whether refitting in that setting, with a fourth weight d * log(article rank) (the passages of
-one article share its rank, `reader.article_ranks`), does better than the shipped calibration:
+one article share its rank, `reader.article_ranks`) and a fifth e * type fit (how well the span fits
+the answer type the question asks for, `answer_type.TypeFit`), does better than the shipped
+calibration. `--spans-per-window`, `--aggregate` and `--whole-units` read with the reader's
+inference switches set otherwise than in reader.json (a refit is only valid for the switches it
+was fitted with):
 
 1. indexes the 48 SquadShifts new_wiki articles (their paragraphs joined) and 200 BBC/Reuters
    distractors in a data directory under /tmp (later runs reuse it);
@@ -29,7 +33,7 @@ import json
 import os
 import random
 import sys
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,7 +45,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval_all import distractors  # noqa: E402
-from bot.answering.answerers.reader import MODEL_FILE, Candidate, ReaderAnswerer, article_ranks  # noqa: E402
+from bot.answering.answerers.reader import (  # noqa: E402
+    MODEL_FILE,
+    Candidate,
+    ReaderAnswerer,
+    ReaderConfig,
+    article_ranks,
+)
 from bot.evaluation.metrics import best_em_f1  # noqa: E402
 from training.export_reader import fit_logistic  # noqa: E402
 from training.train_reader import DEV_SETS, QA_TRAIN, read_rows  # noqa: E402
@@ -84,10 +94,13 @@ def reads(desk, reader: ReaderAnswerer, questions: list[dict]) -> list[dict]:
             (False, [h for h in hits if h.article_id != own][: reader.passages]),
         ):
             found = reader.candidates(
-                row["question"], [h.text for h in chosen], article_ranks(chosen)
+                row["question"],
+                [h.text for h in chosen],
+                article_ranks(chosen),
+                [h.before for h in chosen],
             )
             labels = [
-                best_em_f1(chosen[c.hit_index].text[c.start : c.end], row["answers"]["text"])
+                best_em_f1(c.answer(chosen[c.hit_index].text), row["answers"]["text"])
                 for c in found
             ]
             if not answerable and any(f >= 0.5 for _, f in labels):
@@ -127,17 +140,25 @@ def outcome(items: list[dict], calibration, threshold: float) -> dict:
     }
 
 
-def fit(items: list[dict], with_rank: bool) -> list[float]:
-    """Logistic weights (a, b, c, d) on every candidate: right (F1 >= 0.5) or not."""
+FEATURES = {  # which of Candidate.features (margin, log_p, log rank, type fit) a refit weighs
+    "refit": (0, 1),
+    "refit + article rank": (0, 1, 2),
+    "refit + article rank + type fit": (0, 1, 2, 3),
+}
+
+
+def fit(items: list[dict], columns: tuple[int, ...]) -> list[float]:
+    """Logistic weights (a, b, c, d, e) on every candidate: right (F1 >= 0.5) or not; the
+    weights of the features not in `columns` are 0."""
     rows, ys = [], []
     for item in items:
         for cand, (_, f) in zip(item["candidates"], item["labels"], strict=True):
-            rows.append(cand.features if with_rank else cand.features[:2])
+            rows.append([cand.features[i] for i in columns])
             ys.append(1.0 if f >= 0.5 else 0.0)
     w = fit_logistic(np.array(rows), np.array(ys))
-    a, c = float(w[0]), float(w[1])
-    d = float(w[2]) if with_rank else 0.0
-    return [round(a, 5), round(float(w[-1]), 5), round(c, 5), round(d, 5)]
+    weights = dict(zip(columns, (float(v) for v in w[:-1]), strict=True))
+    a, c, d, e = (weights.get(i, 0.0) for i in range(4))
+    return [round(v, 5) for v in (a, float(w[-1]), c, d, e)]
 
 
 def brier(items: list[dict], calibration) -> float:
@@ -153,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--questions", type=int, default=800)
     p.add_argument("--model", type=Path, default=ROOT / "models" / "reader")
+    p.add_argument("--spans-per-window", type=int, help="override the model's reader.json")
+    p.add_argument("--aggregate", type=int, choices=(0, 1), help="override (1: on, 0: off)")
+    p.add_argument("--whole-units", type=int, choices=(0, 1), help="override (1: on, 0: off)")
     args = p.parse_args(argv)
 
     from bot.answering.service import Newsdesk
@@ -167,8 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     report = desk.index_paths([str(corpus(rows))])
     print(f"calibrate_open: index {report.as_dict()}", flush=True)
 
-    reader = ReaderAnswerer(args.model, passages=settings.reader_passages)
-    cache = WORK / f"reads-{args.questions}.json"
+    config = ReaderConfig.load(args.model / "reader.json")
+    overrides = {
+        "spans_per_window": args.spans_per_window,
+        "aggregate": None if args.aggregate is None else bool(args.aggregate),
+        "whole_units": None if args.whole_units is None else bool(args.whole_units),
+    }
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    reader = ReaderAnswerer(args.model, passages=settings.reader_passages, config=config)
+    print(f"calibrate_open: {config}", flush=True)
+    variant = f"{config.spans_per_window}{'a' if config.aggregate else ''}"
+    variant += "u" if config.whole_units else ""
+    cache = WORK / f"reads-{args.questions}-{variant}.json"
     if cache.is_file() and cache.stat().st_mtime > (args.model / MODEL_FILE).stat().st_mtime:
         items = [
             {**item, "candidates": [Candidate(*c) for c in item["candidates"]]}
@@ -187,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     half = len(items) // 2
     fit_part, test_part = items[:half], items[half:]
     results = {"shipped (paragraph fit)": list(reader.config.calibration)}
-    for name, with_rank in (("refit", False), ("refit + article rank", True)):
-        results[name] = fit(fit_part, with_rank)
+    for name, columns in FEATURES.items():
+        results[name] = fit(fit_part, columns)
     # compare at one operating point: the threshold at which each refuses no more answerable
     # questions than the shipped calibration does at the service's threshold
     budget = outcome(test_part, results["shipped (paragraph fit)"], BASE_THRESHOLD)
@@ -207,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             "always_answering": outcome(test_part, cal, 0.0),
         }
         print(f"calibrate_open: held-out {name} {cal}: {json.dumps(row)}")
-    print(f"calibrate_open: refit + article rank on all {len(items)} reads: {fit(items, True)}")
+    for name, columns in FEATURES.items():
+        print(f"calibrate_open: {name} on all {len(items)} reads: {fit(items, columns)}")
     return 0
 
 

@@ -18,7 +18,7 @@ import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +26,22 @@ import numpy as np
 from index.chunking import split_sentences
 from index.models import Hit
 
+from .aggregate import combine, logsumexp
+from .answer_type import TypeFit
 from .base import Span
 from .coref import implied_types, resolve
 from .qtype import asks_latest
 from .recency import newest_near_best
 from .spans import best_spans
+from .units import whole_units
 
 MODEL_FILE = "model.int8.onnx"
 LATEST_EXTRA_PASSAGES = 2  # "latest" questions also read a little further down the ranking
 LATEST_SLACK = 0.15  # how much less confident an answer from a newer article may be and still win
+# inference switches (issue #13 section 3); reader.json may set them per model
+SPANS_PER_WINDOW = 1
+AGGREGATE = False
+WHOLE_UNITS = False
 _EDGE_PUNCT = re.compile(r"^[\s\"'“‘(\[,;:]+|[\s\"'”’)\],;:.]+$")
 
 
@@ -43,9 +50,12 @@ class ReaderConfig:
     max_length: int = 256
     stride: int = 64
     max_answer_tokens: int = 30
-    # confidence = sigmoid(a * margin + b + c * log_p + d * log rank), see Candidate; older
-    # calibrations with two or three numbers leave the rest at 0
+    # confidence = sigmoid(a * margin + b + c * log_p + d * log rank + e * type fit), see
+    # Candidate; older calibrations with two to four numbers leave the rest at 0
     calibration: tuple[float, ...] = (1.0, 0.0)
+    spans_per_window: int = SPANS_PER_WINDOW  # the best few spans of each window are candidates
+    aggregate: bool = AGGREGATE  # one answer's readings add up their evidence (aggregate.py)
+    whole_units: bool = WHOLE_UNITS  # spans widened to the numbers and names they cut (units.py)
 
     @classmethod
     def load(cls, path: Path) -> ReaderConfig:
@@ -55,6 +65,9 @@ class ReaderConfig:
             stride=int(raw.get("stride", 64)),
             max_answer_tokens=int(raw.get("max_answer_tokens", 30)),
             calibration=tuple(raw.get("calibration", (1.0, 0.0))),
+            spans_per_window=int(raw.get("spans_per_window", SPANS_PER_WINDOW)),
+            aggregate=bool(raw.get("aggregate", AGGREGATE)),
+            whole_units=bool(raw.get("whole_units", WHOLE_UNITS)),
         )
 
 
@@ -70,26 +83,48 @@ def load_reader(
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One window's best span: where it is and the raw features its confidence is fitted on."""
+    """One answer the reader found: where it is and the raw features its confidence is fitted on.
+
+    `start:end` is the answer in context `hit_index`; for a reference resolved to a name in the
+    same context ("The kingdom" -> "Jordan") that is the name, and `read_start:read_end` is the
+    mention the reader chose. For a name found in the article before the passage, `text` holds it
+    and `start:end` stays on the mention."""
 
     hit_index: int  # which of the contexts it is in
     start: int
     end: int
-    margin: float  # span score - the window's "no answer" score
-    log_p: float  # the span's log-probability among the window's spans
+    margin: float  # span score - the window's "no answer" score (log-sum-exp over its readings)
+    log_p: float  # the span's log-probability among the window's spans (idem, at most 0)
     rank: int = 1  # its article's place among the retrieved articles (1 = the best)
+    fit: float = 1.0  # how well it fits the question's answer type (answer_type.py), in [0, 1]
+    votes: int = 1  # how many readings (spans, windows, passages) it stands for
+    text: str | None = None  # the answer, when it is not the context's text at start:end
+    read_start: int = -1  # the mention the reader read, when start:end moved to its referent
+    read_end: int = -1
+    referent_sentence: int = -1  # where the sentence naming the referent starts (in the context)
 
     @property
-    def features(self) -> tuple[float, float, float]:
-        """(margin, log_p, log article rank): what the calibration's weights multiply."""
-        return self.margin, self.log_p, math.log(self.rank)
+    def features(self) -> tuple[float, float, float, float]:
+        """(margin, log_p, log article rank, type fit): what the calibration's weights multiply."""
+        return self.margin, self.log_p, math.log(self.rank), self.fit
 
     def confidence(self, calibration: Sequence[float]) -> float:
-        """sigmoid(a * margin + b + c * log_p + d * log rank); missing weights count as 0."""
-        a, b, c, d = (*calibration, 0.0, 0.0)[:4]
-        margin, log_p, log_rank = self.features
-        z = max(-30.0, min(30.0, a * margin + b + c * log_p + d * log_rank))
+        """sigmoid(a * margin + b + c * log_p + d * log rank + e * fit); missing weights are 0."""
+        a, b, c, d, e = (*calibration, 0.0, 0.0, 0.0)[:5]
+        margin, log_p, log_rank, fit = self.features
+        z = max(-30.0, min(30.0, a * margin + b + c * log_p + d * log_rank + e * fit))
         return 1.0 / (1.0 + math.exp(-z))
+
+    def answer(self, context: str) -> str:
+        """The answer text, given the context it was read in."""
+        return self.text if self.text is not None else context[self.start : self.end]
+
+    @property
+    def mention(self) -> tuple[int, int]:
+        """Where in its context the reader read it."""
+        if self.read_start >= 0:
+            return self.read_start, self.read_end
+        return self.start, self.end
 
 
 @dataclass(slots=True)
@@ -105,11 +140,18 @@ class ReaderAnswerer:
 
     name = "reader"
 
-    def __init__(self, folder: Path, *, passages: int = 3, threads: int = 2) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        passages: int = 3,
+        threads: int = 2,
+        config: ReaderConfig | None = None,
+    ) -> None:
         self.folder = folder
         self.passages = max(1, passages)
         self.threads = threads
-        self.config = ReaderConfig.load(folder / "reader.json")
+        self.config = config or ReaderConfig.load(folder / "reader.json")
         self._lock = threading.Lock()
         self._session = None
         self._tokenizer = None
@@ -135,7 +177,12 @@ class ReaderAnswerer:
     def answer(self, question: str, hits: Sequence[Hit]) -> Span | None:
         latest = asks_latest(question)
         passages = hits[: self.passages + (LATEST_EXTRA_PASSAGES if latest else 0)]
-        found = self.candidates(question, [h.text for h in passages], article_ranks(passages))
+        found = self.candidates(
+            question,
+            [h.text for h in passages],
+            article_ranks(passages),
+            [h.before for h in passages],
+        )
         calibration = self.config.calibration
         if latest:  # "the latest figure": a near-best span from a newer article wins
             best = newest_near_best(
@@ -148,25 +195,21 @@ class ReaderAnswerer:
             best = max(found, key=lambda c: c.confidence(calibration), default=None)
         if best is None:
             return None
-        hit_index, start, end = best.hit_index, best.start, best.end
-        confidence = best.confidence(calibration)
-        hit = hits[hit_index]
+        hit = hits[best.hit_index]
+        read_start, read_end = best.mention
         sentence = next(
-            ((s, e) for s, e in split_sentences(hit.text) if s <= start < e), (0, len(hit.text))
+            ((s, e) for s, e in split_sentences(hit.text) if s <= read_start < e),
+            (0, len(hit.text)),
         )
-        evidence_start, evidence_end = sentence[0], max(sentence[1], end)
-        referent = resolve(hit.text, start, end)  # "the kingdom" -> "Jordan", named just before
-        text = None
-        if referent is not None:
-            start, end, evidence_start = referent.start, referent.end, referent.sentence_start
-        else:  # named in the article before this passage: answer the name, show the mention
-            text = _named_before(hit, start, end)
+        evidence_start, evidence_end = sentence[0], max(sentence[1], read_end)
+        if best.referent_sentence >= 0:  # "the kingdom" -> "Jordan", named just before
+            evidence_start = min(evidence_start, best.referent_sentence)
         return Span(
-            text=text or hit.text[start:end],
-            hit_index=hit_index,
-            start=hit.start + start,
-            end=hit.start + end,
-            confidence=confidence,
+            text=best.answer(hit.text),
+            hit_index=best.hit_index,
+            start=hit.start + best.start,
+            end=hit.start + best.end,
+            confidence=best.confidence(calibration),
             evidence_start=hit.start + evidence_start,
             evidence_end=hit.start + evidence_end,
         )
@@ -200,9 +243,36 @@ class ReaderAnswerer:
         return best
 
     def candidates(
+        self,
+        question: str,
+        contexts: Sequence[str],
+        ranks: Sequence[int] | None = None,
+        befores: Sequence[str] | None = None,
+    ) -> list[Candidate]:
+        """The answers the reader finds in the contexts (contexts in retrieval order): the best
+        `spans_per_window` spans of every window, references resolved to names, typed against
+        the question, and with `aggregate` one candidate per distinct answer.
+
+        `befores[i]` is the article text before context i (for references at its start)."""
+        readings = self.readings(question, contexts, ranks)
+        if not readings:
+            return []
+        typer = TypeFit.of(question)
+        found = [_resolved(r, contexts, befores, typer) for r in readings]
+        if self.config.aggregate:
+            calibration = self.config.calibration
+            found = combine(
+                found,
+                lambda c: c.answer(contexts[c.hit_index]),
+                lambda c: c.confidence(calibration),
+            )
+        return found
+
+    def readings(
         self, question: str, contexts: Sequence[str], ranks: Sequence[int] | None = None
     ) -> list[Candidate]:
-        """The best span of every window over the contexts (contexts in retrieval order)."""
+        """The best `spans_per_window` spans of every window over the contexts, each span once
+        (at the best score any window gave it), trimmed and, with `whole_units`, widened."""
         if not contexts:
             return []
         ranks = list(ranks) if ranks is not None else list(range(1, len(contexts) + 1))
@@ -213,23 +283,47 @@ class ReaderAnswerer:
         if not windows:
             return []
         start_logits, end_logits = self._run(windows)
-        found = []
+        best: dict[tuple[int, int, int], Candidate] = {}
+        keep = max(1, self.config.spans_per_window)
         for row, window in enumerate(windows):
+            context = contexts[window.hit_index]
+            kept: dict[tuple[int, int, int], Candidate] = {}
             for span in best_spans(
                 start_logits[row],
                 end_logits[row],
                 window.offsets,
                 max_answer_tokens=self.config.max_answer_tokens,
-                top_n=3,
+                top_n=keep + 4,
             ):
-                start, end = _trim(contexts[window.hit_index], span.start_char, span.end_char)
-                if start < end:
-                    margin = span.score - span.null_score
-                    log_p = span.score - span.log_partition
-                    rank = ranks[window.hit_index]
-                    found.append(Candidate(window.hit_index, start, end, margin, log_p, rank))
+                start, end = _trim(context, span.start_char, span.end_char)
+                if self.config.whole_units and start < end:
+                    start, end = _trim(context, *whole_units(context, start, end))
+                if start >= end:
+                    continue
+                key = (window.hit_index, start, end)
+                found = Candidate(
+                    window.hit_index,
+                    start,
+                    end,
+                    span.score - span.null_score,
+                    span.score - span.log_partition,
+                    ranks[window.hit_index],
+                )
+                if key in kept:  # two spans of this window widened to one unit: one reading
+                    if self.config.aggregate:
+                        kept[key] = replace(
+                            kept[key],
+                            margin=logsumexp([kept[key].margin, found.margin]),
+                            log_p=min(0.0, logsumexp([kept[key].log_p, found.log_p])),
+                        )
+                    continue
+                if len(kept) == keep:
                     break
-        return found
+                kept[key] = found
+            for key, found in kept.items():  # overlapping windows read one span twice: the best
+                if key not in best or found.margin > best[key].margin:
+                    best[key] = found
+        return list(best.values())
 
     def _windows(self, question: str, contexts: Sequence[str]) -> list[_Window]:
         windows = []
@@ -268,16 +362,41 @@ def article_ranks(hits: Sequence[Hit]) -> list[int]:
     return [order.setdefault(h.article_id, len(order) + 1) for h in hits]
 
 
-def _named_before(hit: Hit, start: int, end: int) -> str | None:
-    """The name a reference at the start of a passage ("The kingdom hosts ...") points back to
-    in the article text just before the passage, or None."""
-    if not hit.before or implied_types(hit.text[start:end]) is None:
+def _resolved(
+    found: Candidate, contexts: Sequence[str], befores: Sequence[str] | None, typer: TypeFit
+) -> Candidate:
+    """The candidate with a reference resolved to the name it stands for (in its context, or in
+    the article before it) and its answer-type fit (that of the name, when resolved)."""
+    context = contexts[found.hit_index]
+    start, end = found.start, found.end
+    referent = resolve(context, start, end)  # "the kingdom" -> "Jordan", named just before
+    if referent is not None:
+        return replace(
+            found,
+            start=referent.start,
+            end=referent.end,
+            read_start=start,
+            read_end=end,
+            referent_sentence=referent.sentence_start,
+            fit=typer.fit(context, referent.start, referent.end),
+        )
+    before = befores[found.hit_index] if befores is not None else ""
+    named = _named_before(before, context, start, end)
+    if named is not None:  # named in the article before this passage: answer the name
+        return replace(found, text=before[named[0] : named[1]], fit=typer.fit(before, *named))
+    return replace(found, fit=typer.fit(context, start, end))
+
+
+def _named_before(before: str, text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where in `before`, the article text just before a passage, the name that a reference at
+    the start of the passage ("The kingdom hosts ...") points back to is, or None."""
+    if not before or implied_types(text[start:end]) is None:
         return None
-    shift = len(hit.before)
-    referent = resolve(hit.before + hit.text, start + shift, end + shift)
+    shift = len(before)
+    referent = resolve(before + text, start + shift, end + shift)
     if referent is None or referent.end > shift:
         return None
-    return hit.before[referent.start : referent.end]
+    return referent.start, referent.end
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
