@@ -126,30 +126,22 @@ def fuse(
     depth: int | None = None,
 ) -> Fused:
     """One ranking from the retrievers' lists, by `method`; see the module docstring."""
-    if depth is not None and depth > 0:
-        fused = fuse(
-            {name: ranking[:depth] for name, ranking in rankings.items()},
-            method=method,
-            weights=weights,
-            rrf_k=rrf_k,
-            query=query,
-            keyword_dense_factor=keyword_dense_factor,
-        )
-        return _behind(fused, rankings)
+    deep = depth is not None and depth > 0
+    scored = {name: ranking[:depth] for name, ranking in rankings.items()} if deep else rankings
     weights = dict(weights)
     if keyword_dense_factor != 1.0 and "dense" in weights and keyword_like(query):
         weights["dense"] *= keyword_dense_factor
     if method is FusionMethod.RRF:
-        return reciprocal_rank_fusion(rankings, weights, rrf_k)
-    return score_fusion(rankings, weights, method)
+        fused = reciprocal_rank_fusion(scored, weights, rrf_k)
+    else:
+        fused = score_fusion(scored, weights, method)
+    return _behind(fused, rankings) if deep else fused
 
 
 def _behind(fused: Fused, rankings: Mapping[str, Ranking]) -> Fused:
-    """`fused`, then every candidate beyond the depth, ordered by its best rank (score 0)."""
+    """`fused` with every candidate's true ranks, then the candidates beyond the depth, by their
+    best rank (score 0)."""
+    ranks = _ranks(rankings)
     seen = {cid for cid, _, _ in fused}
-    rest = {cid: r for cid, r in _ranks(rankings).items() if cid not in seen}
-    tail = sorted(rest, key=lambda cid: (min(rest[cid].values()), cid))
-    all_ranks = _ranks(rankings)
-    return [(cid, s, all_ranks[cid]) for cid, s, _ in fused] + [
-        (cid, 0.0, rest[cid]) for cid in tail
-    ]
+    tail = sorted((c for c in ranks if c not in seen), key=lambda c: (min(ranks[c].values()), c))
+    return [(cid, s, ranks[cid]) for cid, s, _ in fused] + [(cid, 0.0, ranks[cid]) for cid in tail]
