@@ -53,6 +53,7 @@ from bot.answering.answerers.reader import (  # noqa: E402
     article_ranks,
 )
 from bot.evaluation.metrics import best_em_f1  # noqa: E402
+from index.chunking import split_sentences  # noqa: E402
 from training.export_reader import fit_logistic  # noqa: E402
 from training.train_reader import DEV_SETS, QA_TRAIN, read_rows  # noqa: E402
 
@@ -83,29 +84,46 @@ def corpus(rows: list[dict]) -> Path:
     return path
 
 
+def without_answer(hit, answers: list[str]):
+    """The passage with every sentence that holds one of the answers cut out."""
+    kept = [
+        hit.text[s:e]
+        for s, e in split_sentences(hit.text)
+        if not any(a and a in hit.text[s:e] for a in answers)
+    ]
+    return replace(hit, text=" ".join(k.strip() for k in kept))
+
+
 def reads(desk, reader: ReaderAnswerer, questions: list[dict]) -> list[dict]:
-    """For each question: its candidates as retrieved and with its own article left out."""
+    """For each question: its candidates as retrieved, with its own article left out (not in the
+    corpus), and with the sentences that hold the answer cut from its own article's passages (the
+    article is there but does not say: QuAIL's unanswerable questions are of that kind)."""
     out = []
     for n, row in enumerate(questions, 1):
         hits = desk.searcher.search(row["question"], 60, None, {})  # deep: see the other articles
         own = f"new_wiki/{row['title']}"
-        for answerable, chosen in (
-            (True, hits[: reader.passages]),
-            (False, [h for h in hits if h.article_id != own][: reader.passages]),
+        answers = row["answers"]["text"]
+        cut = [without_answer(h, answers) if h.article_id == own else h for h in hits]
+        for kind, chosen in (
+            ("answerable", hits[: reader.passages]),
+            ("not_indexed", [h for h in hits if h.article_id != own][: reader.passages]),
+            ("in_article", [h for h in cut if h.text.strip()][: reader.passages]),
         ):
+            if kind == "in_article" and not any(h.article_id == own for h in chosen):
+                continue  # its article was not read: the same as not indexed
             found = reader.candidates(
                 row["question"],
                 [h.text for h in chosen],
                 article_ranks(chosen),
                 [h.before for h in chosen],
             )
-            labels = [
-                best_em_f1(c.answer(chosen[c.hit_index].text), row["answers"]["text"])
-                for c in found
-            ]
-            if not answerable and any(f >= 0.5 for _, f in labels):
-                continue  # another article happens to hold the answer
-            out.append({"answerable": answerable, "candidates": found, "labels": labels})
+            labels = [best_em_f1(c.answer(chosen[c.hit_index].text), answers) for c in found]
+            if kind != "answerable" and any(f >= 0.5 for _, f in labels):
+                continue  # another passage happens to hold the answer
+            out.append(
+                {"answerable": kind == "answerable", "kind": kind, "candidates": found,
+                 "labels": labels}
+            )  # fmt: skip
         if n % 100 == 0:
             print(f"calibrate_open: read {n}/{len(questions)} questions", flush=True)
     return out
@@ -113,7 +131,9 @@ def reads(desk, reader: ReaderAnswerer, questions: list[dict]) -> list[dict]:
 
 def outcome(items: list[dict], calibration, threshold: float) -> dict:
     """What the user sees when the most confident candidate is answered above `threshold`."""
-    em = f1 = wrongly = refused = answerable = unanswerable = 0
+    em = f1 = wrongly = answerable = 0
+    refused: dict[str, int] = {}
+    asked: dict[str, int] = {}
     for item in items:
         best = max(
             zip(item["candidates"], item["labels"], strict=True),
@@ -128,15 +148,17 @@ def outcome(items: list[dict], calibration, threshold: float) -> dict:
             else:
                 wrongly += 1
         else:
-            unanswerable += 1
-            refused += not said
+            kind = item.get("kind", "not_indexed")
+            asked[kind] = asked.get(kind, 0) + 1
+            refused[kind] = refused.get(kind, 0) + (not said)
     return {
         "em": round(100 * em / max(answerable, 1), 1),
         "f1": round(100 * f1 / max(answerable, 1), 1),
         "wrongly_refused": round(100 * wrongly / max(answerable, 1), 1),
-        "unanswerable_refused": round(100 * refused / max(unanswerable, 1), 1),
+        "unanswerable_refused": round(100 * sum(refused.values()) / max(sum(asked.values()), 1), 1),
+        **{f"{k}_refused": round(100 * refused[k] / asked[k], 1) for k in sorted(asked)},
         "answerable": answerable,
-        "unanswerable": unanswerable,
+        **{k: asked[k] for k in sorted(asked)},
     }
 
 
@@ -202,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibrate_open: {config}", flush=True)
     variant = f"{config.spans_per_window}{'a' if config.aggregate else ''}"
     variant += "u" if config.whole_units else ""
-    cache = WORK / f"reads-{args.questions}-{variant}.json"
+    cache = WORK / f"reads2-{args.questions}-{variant}.json"  # 2: with in-article negatives
     if cache.is_file() and cache.stat().st_mtime > (args.model / MODEL_FILE).stat().st_mtime:
         items = [
             {**item, "candidates": [Candidate(*c) for c in item["candidates"]]}
@@ -241,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
             "always_answering": outcome(test_part, cal, 0.0),
         }
         print(f"calibrate_open: held-out {name} {cal}: {json.dumps(row)}")
+        for t in range(10, 55, 5):  # the trade-off, to choose the service's threshold from
+            seen = outcome(test_part, cal, t / 100)
+            print(
+                f"calibrate_open:   at {t / 100:.2f}: F1 {seen['f1']}, answerable refused "
+                f"{seen['wrongly_refused']}%, not indexed refused "
+                f"{seen.get('not_indexed_refused')}%, in article refused "
+                f"{seen.get('in_article_refused')}%"
+            )
     for name, columns in FEATURES.items():
         print(f"calibrate_open: {name} on all {len(items)} reads: {fit(items, columns)}")
     return 0

@@ -16,6 +16,7 @@ from bot.answering.answerers.qtype import asks_latest
 from bot.answering.answerers.recency import as_of_date
 from bot.answering.conversation import unresolved
 from bot.answering.digest import latest, overview
+from bot.answering.grounding import grounded, ungrounded_note
 from bot.answering.scope import answer_in_scope, checked_filter, clock_date
 from index.backend import is_milvus, milvus_stats, open_indexer, open_searcher
 from index.embedding import Embedder
@@ -105,7 +106,7 @@ class Newsdesk:
         pronoun = unresolved(query)
         if pronoun is None:
             answer = answer_in_scope(self, question, query, k, mode, timings, flt)
-            if llm is not None and answer.sources:
+            if llm is not None and answer.sources and answer.note is None:
                 t0 = time.perf_counter()
                 answer.generated = llm.generate(  # type: ignore[union-attr]
                     question, query, answer.sources, answer.text, history
@@ -149,20 +150,26 @@ class Newsdesk:
         answerer = self.answerer
         if answerer is None or not hits:
             return answer
-        t0 = time.perf_counter()
-        span = answerer.answer(query, hits)
-        timings["answer_ms"] = (time.perf_counter() - t0) * 1000
         answer.answerer = answerer.name
+        readable, years = grounded(
+            query, hits, self.settings.reader_passages
+        )  # "the 2030 World Cup": not from a 2022 report
+        if not readable:
+            answer.note = ungrounded_note(years)
+            return answer
+        t0 = time.perf_counter()
+        span = answerer.answer(query, [hits[i] for i in readable])
+        timings["answer_ms"] = (time.perf_counter() - t0) * 1000
         if span is None:
             return answer
         answer.confidence = span.confidence
         if span.confidence >= self.settings.min_confidence:
             answer.text = span.text
-            answer.source_index = span.hit_index
+            answer.source_index = readable[span.hit_index]
             answer.answer_start, answer.answer_end = span.start, span.end
             answer.evidence_start, answer.evidence_end = span.evidence_start, span.evidence_end
             if asks_latest(query):  # say how recent "the latest" figure is
-                answer.as_of = as_of_date(hits[span.hit_index].published)
+                answer.as_of = as_of_date(hits[answer.source_index].published)
         return answer
 
     def index_paths(

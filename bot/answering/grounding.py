@@ -1,0 +1,54 @@
+"""Years the question names must be in the article read: "who won the 2030 World Cup?" is not
+answered from a report of the 2022 final.
+
+A reader scores how well a span answers the question's shape, and a passage about the 2022 final
+answers "who won the ... World Cup?" perfectly well, whatever year the question names. So before
+reading, `grounded` keeps those of the passages the answerer would read whose article mentions
+one of the years the question names (in the passage, the article text before it, the headline, or
+its publication date). When none does, the reply says which year they do not mention instead of
+guessing.
+
+Only four-digit years (1800-2099) count; decades ("the 1990s") and other numbers do not, since
+articles write them in too many ways ("$1.2bn", "1.2 billion") for a literal match to be fair.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.models import Hit
+
+_YEAR = re.compile(r"(?<![\d.,$£€])\b(1[89]\d{2}|20\d{2})\b(?![.,]\d|%)")
+
+
+def question_years(question: str) -> set[str]:
+    """The years a question names ("the 2030 World Cup" -> {"2030"})."""
+    return set(_YEAR.findall(question))
+
+
+def mentions_year(hit: Hit, years: set[str]) -> bool:
+    """Whether the hit's article (as far as the hit carries it) mentions one of `years`."""
+    if not years:
+        return True
+    if hit.published and hit.published[:4] in years:
+        return True
+    seen = set(_YEAR.findall(hit.text)) | set(_YEAR.findall(hit.before))
+    seen |= set(_YEAR.findall(hit.title or ""))
+    return bool(seen & years)
+
+
+def grounded(question: str, hits: Sequence[Hit], window: int) -> tuple[list[int], set[str]]:
+    """The indices of the best `window` hits (those the answerer reads) that mention a year the
+    question names, and those years; every index when the question names no year. Hits further
+    down are not promoted: a passage that mentions 2030 but not the World Cup answers nothing."""
+    years = question_years(question)
+    if not years:
+        return list(range(len(hits))), years
+    return [i for i, h in enumerate(hits[:window]) if mentions_year(h, years)], years
+
+
+def ungrounded_note(years: set[str]) -> str:
+    """The reply when no passage found mentions the question's year(s)."""
+    listed = " or ".join(sorted(years))
+    return f"I couldn't find that: none of the articles found mentions {listed}."

@@ -1,0 +1,63 @@
+"""Years a question names must be in the article read, or the reply says none mentions them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.answering.grounding import grounded, mentions_year, question_years
+from bot.answering.service import Newsdesk
+from index.models import Hit
+from index.settings import Settings
+
+
+def hit(text: str, *, published: str | None = None, title: str = "t", before: str = "") -> Hit:
+    return Hit(1, "a", text, 0, len(text), title, published=published, before=before)
+
+
+def test_the_years_a_question_names():
+    assert question_years("who won the 2030 World Cup?") == {"2030"}
+    assert question_years("what changed between 1999 and 2004?") == {"1999", "2004"}
+    assert question_years("how many people live there?") == set()
+    # decades, amounts and other numbers are not years
+    assert question_years("what was popular in the 1990s?") == set()
+    assert question_years("who paid $2000 or 1850.5 euros or 2010% more?") == set()
+
+
+def test_an_article_mentions_a_year_in_its_text_headline_date_or_the_text_before():
+    assert mentions_year(hit("Argentina won in 2022."), {"2022"})
+    assert mentions_year(hit("Argentina won.", published="2022-12-18"), {"2022"})
+    assert mentions_year(hit("Argentina won.", title="World Cup 2022 final"), {"2022"})
+    assert mentions_year(hit("Argentina won.", before="The 2022 final in Qatar."), {"2022"})
+    assert not mentions_year(hit("Argentina won in 2022.", published="2022-12-18"), {"2030"})
+    assert mentions_year(hit("anything"), set())
+
+
+def test_only_the_passages_the_answerer_reads_are_kept_and_none_promoted():
+    hits = [hit("a 2022 final"), hit("no year"), hit("the 2030 targets"), hit("2030 again")]
+    assert grounded("who won the 2030 World Cup?", hits, 3) == ([2], {"2030"})
+    assert grounded("who won the 2030 World Cup?", hits[:2], 3) == ([], {"2030"})
+    assert grounded("who won the World Cup?", hits, 3) == ([0, 1, 2, 3], set())
+
+
+@pytest.fixture(scope="module")
+def samples(embedder, tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("samples"), answerer="reader")
+    desk = Newsdesk(settings, embedder=embedder)
+    assert desk.index_paths([str(Path(__file__).resolve().parents[3] / "samples" / "articles")]).ok
+    return desk
+
+
+def test_a_year_no_article_read_mentions_is_refused_and_the_reply_says_why(samples):
+    answer = samples.ask("who won the 2030 World Cup?")
+    assert not answer.found
+    assert "2030" in answer.note
+    first = answer.sources[0]  # what it did find is still shown
+    assert first.article_id.startswith("file:argentina-win-world-cup-final")
+
+
+def test_a_year_the_article_is_dated_in_is_answered(samples):
+    answer = samples.ask("who won the 2022 World Cup?")
+    assert answer.found and answer.note is None
+    assert answer.source.article_id.startswith("file:argentina-win-world-cup-final")
