@@ -337,6 +337,7 @@ def _ask(service, question: EvalQuestion, *, mode, k, progress, conversation) ->
 def _detail(row: Scored) -> dict[str, Any]:
     return {
         "id": row.id,
+        "answerable": row.answerable,
         "prediction": row.prediction,
         "confidence": round(row.confidence, 4),
         "em": row.em,

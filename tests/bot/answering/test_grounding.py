@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.answering.grounding import grounded, mentions_year, question_years
@@ -42,11 +40,8 @@ def test_only_the_passages_the_answerer_reads_are_kept_and_none_promoted():
 
 
 @pytest.fixture(scope="module")
-def samples(embedder, tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("samples"), answerer="reader")
-    desk = Newsdesk(settings, embedder=embedder)
-    assert desk.index_paths([str(Path(__file__).resolve().parents[3] / "samples" / "articles")]).ok
-    return desk
+def samples(sample_data, embedder):
+    return Newsdesk(Settings(data_dir=sample_data, answerer="reader"), embedder=embedder)
 
 
 def test_a_year_no_article_read_mentions_is_refused_and_the_reply_says_why(samples):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.answering.answerers import load_answerer
@@ -61,12 +59,9 @@ def test_the_seed_question_is_answered_with_jordan_and_its_evidence(desk):
 
 
 @pytest.fixture(scope="module")
-def samples(embedder, tmp_path_factory):
+def samples(sample_data, embedder):
     """The bundled sample corpus, what `make chat` opens."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("samples"), answerer="reader")
-    desk = Newsdesk(settings, embedder=embedder)
-    assert desk.index_paths([str(Path(__file__).resolve().parents[3] / "samples" / "articles")]).ok
-    return desk
+    return Newsdesk(Settings(data_dir=sample_data, answerer="reader"), embedder=embedder)
 
 
 def test_on_the_samples_the_follow_up_is_read_in_the_context_of_the_first_answer(samples):
