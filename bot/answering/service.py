@@ -172,6 +172,12 @@ class Newsdesk:
                 answer.as_of = as_of_date(hits[answer.source_index].published)
         return answer
 
+    def _body(self, article_id: str) -> str | None:
+        """An article's whole text, where the backend's store can give it."""
+        article = getattr(self.searcher.store, "article", None)
+        found = article(article_id) if article is not None else None
+        return found.text if found is not None else None
+
     def index_paths(
         self, paths: Iterable[str], *, prune: bool = False, on_progress=None
     ) -> IndexReport:

@@ -19,7 +19,7 @@ def test_the_years_a_question_names():
     assert question_years("what changed between 1999 and 2004?") == {"1999", "2004"}
     assert question_years("how many people live there?") == set()
     # decades, amounts and other numbers are not years
-    assert question_years("what was popular in the 1990s?") == set()
+    assert question_years("what was popular in the 1990s or the 1980's?") == set()
     assert question_years("who paid $2000 or 1850.5 euros or 2010% more?") == set()
 
 
@@ -30,6 +30,16 @@ def test_an_article_mentions_a_year_in_its_text_headline_date_or_the_text_before
     assert mentions_year(hit("Argentina won.", before="The 2022 final in Qatar."), {"2022"})
     assert not mentions_year(hit("Argentina won in 2022.", published="2022-12-18"), {"2030"})
     assert mentions_year(hit("anything"), set())
+
+
+def test_the_whole_article_counts_when_the_store_gives_it():
+    passage = hit("Norman returned two interceptions for touchdowns.")
+    assert not mentions_year(passage, {"2015"})
+    assert mentions_year(passage, {"2015"}, body="In the 2015 season ... " + passage.text)
+    hits = [passage, hit("The 2015 season began.")]
+    bodies = {"a": "The Panthers' 2015 season. Norman returned two interceptions."}
+    assert grounded("how many interceptions in 2015?", hits[:1], 3, bodies.get) == ([0], {"2015"})
+    assert grounded("how many interceptions in 2015?", hits[:1], 3) == ([], {"2015"})
 
 
 def test_only_the_passages_the_answerer_reads_are_kept_and_none_promoted():
