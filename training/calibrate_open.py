@@ -224,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibrate_open: {config}", flush=True)
     variant = f"{config.spans_per_window}{'a' if config.aggregate else ''}"
     variant += "u" if config.whole_units else ""
+    model = (args.model / MODEL_FILE).stat()  # the reads of this model file, no other
+    variant += f"-{model.st_size}-{int(model.st_mtime)}"
     cache = WORK / f"reads2-{args.questions}-{variant}.json"  # 2: with in-article negatives
-    if cache.is_file() and cache.stat().st_mtime > (args.model / MODEL_FILE).stat().st_mtime:
+    if cache.is_file():
         items = [
             {**item, "candidates": [Candidate(*c) for c in item["candidates"]]}
             for item in json.loads(cache.read_text())

@@ -176,6 +176,11 @@ def write_model_card(path: Path, s: dict, size: int) -> None:
     switches = ", ".join(
         f"{k} {s[k]}" for k in ("spans_per_window", "aggregate", "whole_units") if k in s
     )
+    speed_note = (
+        f"; fp32 torch forward alone {lat['fp32_torch_forward_p50']} ms"
+        if "fp32_torch_forward_p50" in lat
+        else ""
+    ) + (f" ({lat['measured']})" if "measured" in lat else "")
     threshold = s.get("threshold_note", "the service refuses below NEWSDESK_MIN_CONFIDENCE (0.25)")
     path.write_text(
         f"""# Newsdesk reader (extractive QA, int8 ONNX)
@@ -198,7 +203,7 @@ the numbers below come from that run.
 | Confidence | sigmoid({formula}), margin = best span score − no-answer score, log p = the span's log-probability in its window; {weights}; fitted on {s["calibration_set"]}; Brier score {s["calibration_brier"]}; {threshold} |
 | Inference | {switches or "defaults"} (`bot/answering/answerers/reader.py`) |
 | Size | {size / 1e6:.1f} MB (`model.int8.onnx`, dynamic int8 weights) |
-| Speed (3 passages × {lat["tokens_per_passage"]} tokens, 2 cores) | int8 ONNX Runtime {lat["int8_onnx_p50"]} ms p50; fp32 torch forward alone {lat["fp32_torch_forward_p50"]} ms |
+| Speed (3 passages × {lat["tokens_per_passage"]} tokens, 2 cores) | int8 ONNX Runtime {lat["int8_onnx_p50"]} ms p50{speed_note} |
 
 Training command (CPU, low priority; run again to resume, see training/README.md):
 
