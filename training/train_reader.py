@@ -288,6 +288,12 @@ def save_checkpoint(run_dir: Path, model, optimizer, state: State) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def is_best(history: list[dict]) -> bool:
+    """Whether the latest dev score is the best F1 of the run so far (the first one counts)."""
+    scores = [d.get("f1", 0.0) for d in history if d.get("step", 0) > 0]
+    return bool(scores) and scores[-1] >= max(scores)
+
+
 def publish(folder: Path, model, tokenizer, state: State) -> None:
     """A compact copy a fresh machine resumes from: fp16 weights, config, tokenizer and the
     schedule and data position (no optimiser moments: those warm up again in REWARM_STEPS)."""
@@ -526,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer.save_pretrained(args.run_dir / "checkpoint")
         if args.publish:
             publish(args.publish, model, tokenizer, state)
+        if is_best(state.dev):  # the run moves on; keep the best checkpoint's weights to export
+            publish(args.run_dir / "best", model, tokenizer, state)
         print(
             f"\ntrain_reader: checkpoint at step {state.step} ({state.examples_seen} examples): "
             f"dev {state.dev[-1]}",

@@ -106,7 +106,7 @@ class Newsdesk:
         pronoun = unresolved(query)
         if pronoun is None:
             answer = answer_in_scope(self, question, query, k, mode, timings, flt)
-            if llm is not None and answer.sources and answer.note is None:
+            if llm is not None and answer.sources:
                 t0 = time.perf_counter()
                 answer.generated = llm.generate(  # type: ignore[union-attr]
                     question, query, answer.sources, answer.text, history

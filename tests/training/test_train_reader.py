@@ -46,6 +46,8 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_finishes(tmp_path, shared
     assert all(0 <= d["refused_unanswerable"] <= 100 for d in state["dev"])
     # 24 answerable + 8 unanswerable (a quarter of 32), planned over the whole plan
     assert state["planned_steps"] == 9
+    best = json.loads((run_dir / "best" / "state.json").read_text())  # the only score so far
+    assert best["step"] == 2 and (run_dir / "best" / "model.safetensors").is_file()
 
     refused = _train(run_dir, publish, "--new", *TINY)
     assert refused.returncode == 2 and "--resume" in refused.stderr
@@ -80,3 +82,13 @@ def test_a_fresh_machine_resumes_from_the_compact_copy(tmp_path, shared_data):
 def test_resume_with_nothing_to_resume_is_refused(tmp_path, shared_data):
     result = _train(tmp_path / "run", tmp_path / "resume", "--resume", *TINY)
     assert result.returncode == 2 and "nothing to resume" in result.stderr
+
+
+def test_the_best_checkpoint_is_the_one_no_later_dev_score_beat():
+    from training.train_reader import is_best
+
+    before = {"step": 0, "f1": 11.0}  # the untrained model's score does not count
+    assert is_best([before, {"step": 10, "f1": 70.0}])
+    assert is_best([before, {"step": 10, "f1": 70.0}, {"step": 20, "f1": 71.5}])
+    assert not is_best([before, {"step": 10, "f1": 70.0}, {"step": 20, "f1": 69.9}])
+    assert not is_best([before])
