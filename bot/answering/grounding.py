@@ -8,8 +8,8 @@ one of the years the question names (anywhere in its text, its headline or its p
 date). When none does, the reply says which year they do not mention instead of guessing.
 
 Only four-digit years (1800-2099) count; decades ("the 1990s", "the 1980's") and other numbers do
-not, since
-articles write them in too many ways ("$1.2bn", "1.2 billion") for a literal match to be fair.
+not, since articles write them in too many ways ("$1.2bn", "1.2 billion") for a literal match to be
+fair.
 """
 
 from __future__ import annotations

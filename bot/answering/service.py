@@ -151,9 +151,8 @@ class Newsdesk:
         if answerer is None or not hits:
             return answer
         answer.answerer = answerer.name
-        readable, years = grounded(
-            query, hits, self.settings.reader_passages
-        )  # "the 2030 World Cup": not from a 2022 report
+        # "who won the 2030 World Cup?" is not read from a report of the 2022 final
+        readable, years = grounded(query, hits, self.settings.reader_passages, self._body)
         if not readable:
             answer.note = ungrounded_note(years)
             return answer

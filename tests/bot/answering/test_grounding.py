@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.answering.grounding import grounded, mentions_year, question_years
@@ -66,3 +68,23 @@ def test_a_year_the_article_is_dated_in_is_answered(samples):
     answer = samples.ask("who won the 2022 World Cup?")
     assert answer.found and answer.note is None
     assert answer.source.article_id.startswith("file:argentina-win-world-cup-final")
+
+
+def test_the_service_finds_the_year_anywhere_in_the_article(embedder, tmp_path):
+    filler = " ".join(
+        f"Paragraph {n} is about the harbour's cranes and its ferries." for n in range(40)
+    )
+    body = (
+        "Ana Lopez won the Harbour Prize on Sunday for her study of the port's tides.\n\n"
+        + filler
+        + "\n\nThe prize was first awarded in 1998."
+    )
+    source = tmp_path / "prize.jsonl"
+    source.write_text(json.dumps({"id": "prize", "title": "Harbour Prize", "text": body}) + "\n")
+    desk = Newsdesk(Settings(data_dir=tmp_path / "data", answerer="reader"), embedder=embedder)
+    assert desk.index_paths([str(source)]).ok
+    passage = desk.ask("who won the Harbour Prize?").sources[0]
+    assert "1998" not in passage.text + passage.before  # the year is only further down
+    found = desk.ask("who won the Harbour Prize in 1998?")
+    assert found.note is None and found.found and found.text == "Ana Lopez"
+    assert "2011" in desk.ask("who won the Harbour Prize in 2011?").note
