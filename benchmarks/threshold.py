@@ -20,7 +20,7 @@ DEFAULT_AT = tuple(t / 100 for t in range(10, 55, 5))
 
 def at_threshold(details: list[dict], t: float) -> dict:
     """F1, answerable refused and unanswerable refused (percentages) at threshold `t`."""
-    f1 = refused = unrefused = n_ans = n_unans = 0
+    f1 = refused = kept_out = n_ans = n_unans = 0
     for row in details:
         said = row["prediction"] is not None and row["confidence"] >= t
         if row["answerable"]:
@@ -29,11 +29,11 @@ def at_threshold(details: list[dict], t: float) -> dict:
             refused += not said
         else:
             n_unans += 1
-            unrefused += not said
+            kept_out += not said
     return {
         "f1": round(100 * f1 / max(n_ans, 1), 1),
         "answerable_refused": round(100 * refused / max(n_ans, 1), 1),
-        "unanswerable_refused": round(100 * unrefused / n_unans, 1) if n_unans else None,
+        "unanswerable_refused": round(100 * kept_out / n_unans, 1) if n_unans else None,
     }
 
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from bot.answering.question_dates import YEAR
 from index.models import Hit
 
-_YEAR = re.compile(r"(?<![\d.,$£€])\b(1[89]\d{2}|20\d{2})\b(?![.,]\d|%|['’]s\b)")
+# a year standing alone: not part of an amount ("$2000", "1850.5", "2010%") nor a decade ("1980's")
+_YEAR = re.compile(rf"(?<![\d.,$£€])\b({YEAR})\b(?![.,]\d|%|['’]s\b)")
 
 
 def question_years(question: str) -> set[str]:

@@ -28,10 +28,10 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
-_YEAR = r"(?:1[89]|20)\d{2}"
+YEAR = r"(?:1[89]|20)\d{2}"  # a year, 1800-2099 (also grounding.py's)
 _DATE = (
     rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|(?:\d{{1,2}}(?:st|nd|rd|th)? (?:of )?)?{_MONTH}"
-    rf"(?: \d{{1,2}}(?:st|nd|rd|th)?)?(?:,? {_YEAR})?|{_YEAR})"
+    rf"(?: \d{{1,2}}(?:st|nd|rd|th)?)?(?:,? {YEAR})?|{YEAR})"
 )
 _FLAGS = re.IGNORECASE
 _BETWEEN = re.compile(rf"\b(?:between|from) ({_DATE}) (?:and|to|until|till) ({_DATE})\b", _FLAGS)
@@ -113,7 +113,7 @@ def _calendar(text: str, today: date) -> QuestionDates | None:
     if match is None:
         return None
     word, when = match.group(1).lower(), match.group(2)
-    if word in ("in", "during") and not re.search(rf"{_YEAR}|{_MONTH}", when, _FLAGS):
+    if word in ("in", "during") and not re.search(rf"{YEAR}|{_MONTH}", when, _FLAGS):
         return None
     first, last = parse_period(when, today)
     if word == "since":

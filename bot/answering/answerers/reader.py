@@ -41,7 +41,7 @@ LATEST_SLACK = 0.15  # how much less confident an answer from a newer article ma
 # inference switches (issue #13 section 3); reader.json may set them per model
 SPANS_PER_WINDOW = 1
 AGGREGATE = False
-WHOLE_UNITS = True  # on by default: new_wiki F1 +0.25, XQuAD +0.2 (EVALUATION.md)
+WHOLE_UNITS = True  # never cut a number or name; its score effect is within one dev question
 _EDGE_PUNCT = re.compile(r"^[\s\"'“‘(\[,;:]+|[\s\"'”’)\],;:.]+$")
 
 
