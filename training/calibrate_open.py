@@ -9,7 +9,7 @@ article may deserve more trust than an equally strong one in the third article r
 asks whether refitting in that setting, with a fourth weight d * log(article rank) (the passages of
 one article share its rank, `reader.article_ranks`) and a fifth e * type fit (how well the span fits
 the answer type the question asks for, `answer_type.TypeFit`), does better than the shipped
-calibration. `--spans-per-window`, `--aggregate` and `--whole-units` read with the reader's
+calibration. `--spans-per-window`, `--aggregate`, `--whole-units` and `--headlines` read with the reader's
 inference switches set otherwise than in reader.json (a refit is only valid for the switches it
 was fitted with):
 
@@ -50,7 +50,6 @@ from bot.answering.answerers.reader import (  # noqa: E402
     Candidate,
     ReaderAnswerer,
     ReaderConfig,
-    article_ranks,
 )
 from bot.evaluation.metrics import best_em_f1  # noqa: E402
 from index.chunking import split_sentences  # noqa: E402
@@ -111,12 +110,7 @@ def reads(desk, reader: ReaderAnswerer, questions: list[dict]) -> list[dict]:
         ):
             if kind == "in_article" and not any(h.article_id == own for h in chosen):
                 continue  # its article was not read: the same as not indexed
-            found = reader.candidates(
-                row["question"],
-                [h.text for h in chosen],
-                article_ranks(chosen),
-                [h.before for h in chosen],
-            )
+            found = reader.read_hits(row["question"], chosen)
             labels = [best_em_f1(c.answer(chosen[c.hit_index].text), answers) for c in found]
             if kind != "answerable" and any(f >= 0.5 for _, f in labels):
                 continue  # another passage happens to hold the answer
@@ -199,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spans-per-window", type=int, help="override the model's reader.json")
     p.add_argument("--aggregate", type=int, choices=(0, 1), help="override (1: on, 0: off)")
     p.add_argument("--whole-units", type=int, choices=(0, 1), help="override (1: on, 0: off)")
+    p.add_argument("--headlines", type=int, choices=(0, 1), help="override (1: on, 0: off)")
     args = p.parse_args(argv)
 
     from bot.answering.service import Newsdesk
@@ -218,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         "spans_per_window": args.spans_per_window,
         "aggregate": None if args.aggregate is None else bool(args.aggregate),
         "whole_units": None if args.whole_units is None else bool(args.whole_units),
+        "headlines": None if args.headlines is None else bool(args.headlines),
     }
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     reader = ReaderAnswerer(args.model, passages=settings.reader_passages, config=config)
     print(f"calibrate_open: {config}", flush=True)
     variant = f"{config.spans_per_window}{'a' if config.aggregate else ''}"
     variant += "u" if config.whole_units else ""
+    variant += "h" if config.headlines else ""
     model = (args.model / MODEL_FILE).stat()  # the reads of this model file, no other
     variant += f"-{model.st_size}-{int(model.st_mtime)}"
     cache = WORK / f"reads2-{args.questions}-{variant}.json"  # 2: with in-article negatives

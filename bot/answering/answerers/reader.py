@@ -14,7 +14,6 @@ honest refusal rather than a guess.
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from collections.abc import Sequence
@@ -29,8 +28,9 @@ from index.models import Hit
 from .aggregate import combine, logsumexp
 from .answer_type import TypeFit
 from .base import Span
-from .coref import implied_types, resolve
+from .headlines import headline_sources, place
 from .qtype import asks_latest
+from .reading import Candidate, resolved
 from .recency import newest_near_best
 from .spans import best_spans
 from .units import whole_units
@@ -42,6 +42,8 @@ LATEST_SLACK = 0.15  # how much less confident an answer from a newer article ma
 SPANS_PER_WINDOW = 1
 AGGREGATE = False
 WHOLE_UNITS = True  # never cut a number or name; its score effect is within one dev question
+HEADLINES = False  # read each article's headline too (headlines.py); reader.json may set it
+SHORT_WINDOW = 64  # windows up to this many tokens (headlines) run as their own batch
 _EDGE_PUNCT = re.compile(r"^[\s\"'“‘(\[,;:]+|[\s\"'”’)\],;:.]+$")
 
 
@@ -56,6 +58,7 @@ class ReaderConfig:
     spans_per_window: int = SPANS_PER_WINDOW  # the best few spans of each window are candidates
     aggregate: bool = AGGREGATE  # one answer's readings add up their evidence (aggregate.py)
     whole_units: bool = WHOLE_UNITS  # spans widened to the numbers and names they cut (units.py)
+    headlines: bool = HEADLINES  # each article's headline is read as one more context
 
     @classmethod
     def load(cls, path: Path) -> ReaderConfig:
@@ -68,6 +71,7 @@ class ReaderConfig:
             spans_per_window=int(raw.get("spans_per_window", SPANS_PER_WINDOW)),
             aggregate=bool(raw.get("aggregate", AGGREGATE)),
             whole_units=bool(raw.get("whole_units", WHOLE_UNITS)),
+            headlines=bool(raw.get("headlines", HEADLINES)),
         )
 
 
@@ -79,52 +83,6 @@ def load_reader(
     if not all((folder / f).is_file() for f in (MODEL_FILE, "tokenizer.json", "reader.json")):
         return None
     return ReaderAnswerer(folder, passages=passages, threads=threads)
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One answer the reader found: where it is and the raw features its confidence is fitted on.
-
-    `start:end` is the answer in context `hit_index`; for a reference resolved to a name in the
-    same context ("The kingdom" -> "Jordan") that is the name, and `read_start:read_end` is the
-    mention the reader chose. For a name found in the article before the passage, `text` holds it
-    and `start:end` stays on the mention."""
-
-    hit_index: int  # which of the contexts it is in
-    start: int
-    end: int
-    margin: float  # span score - the window's "no answer" score (log-sum-exp over its readings)
-    log_p: float  # the span's log-probability among the window's spans (idem, at most 0)
-    rank: int = 1  # its article's place among the retrieved articles (1 = the best)
-    fit: float = 1.0  # how well it fits the question's answer type (answer_type.py), in [0, 1]
-    votes: int = 1  # how many readings (spans, windows, passages) it stands for
-    text: str | None = None  # the answer, when it is not the context's text at start:end
-    read_start: int = -1  # the mention the reader read, when start:end moved to its referent
-    read_end: int = -1
-    referent_sentence: int = -1  # where the sentence naming the referent starts (in the context)
-
-    @property
-    def features(self) -> tuple[float, float, float, float]:
-        """(margin, log_p, log article rank, type fit): what the calibration's weights multiply."""
-        return self.margin, self.log_p, math.log(self.rank), self.fit
-
-    def confidence(self, calibration: Sequence[float]) -> float:
-        """sigmoid(a * margin + b + c * log_p + d * log rank + e * fit); missing weights are 0."""
-        a, b, c, d, e = (*calibration, 0.0, 0.0, 0.0)[:5]
-        margin, log_p, log_rank, fit = self.features
-        z = max(-30.0, min(30.0, a * margin + b + c * log_p + d * log_rank + e * fit))
-        return 1.0 / (1.0 + math.exp(-z))
-
-    def answer(self, context: str) -> str:
-        """The answer text, given the context it was read in."""
-        return self.text if self.text is not None else context[self.start : self.end]
-
-    @property
-    def mention(self) -> tuple[int, int]:
-        """Where in its context the reader read it."""
-        if self.read_start >= 0:
-            return self.read_start, self.read_end
-        return self.start, self.end
 
 
 @dataclass(slots=True)
@@ -177,12 +135,7 @@ class ReaderAnswerer:
     def answer(self, question: str, hits: Sequence[Hit]) -> Span | None:
         latest = asks_latest(question)
         passages = hits[: self.passages + (LATEST_EXTRA_PASSAGES if latest else 0)]
-        found = self.candidates(
-            question,
-            [h.text for h in passages],
-            article_ranks(passages),
-            [h.before for h in passages],
-        )
+        found = self.read_hits(question, passages)
         calibration = self.config.calibration
         if latest:  # "the latest figure": a near-best span from a newer article wins
             best = newest_near_best(
@@ -213,6 +166,34 @@ class ReaderAnswerer:
             evidence_start=hit.start + evidence_start,
             evidence_end=hit.start + evidence_end,
         )
+
+    def read_hits(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
+        """The candidates in the hits' passages and, with `headlines`, in their articles'
+        headlines, each of those moved to where a passage of its article says it."""
+        ranks = article_ranks(hits)
+        heads = headline_sources(hits) if self.config.headlines else []
+        found = self.candidates(
+            question,
+            [h.text for h in hits] + [hits[i].title for i in heads],
+            ranks + [ranks[i] for i in heads],
+            [h.before for h in hits] + [""] * len(heads),
+        )
+        out = []
+        for candidate in found:
+            if candidate.hit_index < len(hits):
+                out.append(candidate)
+                continue
+            title = hits[heads[candidate.hit_index - len(hits)]]
+            placed = place(candidate.answer(title.title), hits, title.article_id)
+            if placed is not None:  # shown in the passage that says it, not in the headline
+                index, start, end = placed
+                out.append(
+                    replace(
+                        candidate, hit_index=index, start=start, end=end, text=None,
+                        read_start=-1, read_end=-1, referent_sentence=-1,
+                    )
+                )  # fmt: skip
+        return out
 
     def read(
         self, question: str, contexts: Sequence[str], ranks: Sequence[int] | None = None
@@ -258,7 +239,7 @@ class ReaderAnswerer:
         if not readings:
             return []
         typer = TypeFit.of(question)
-        found = [_resolved(r, contexts, befores, typer) for r in readings]
+        found = [resolved(r, contexts, befores, typer) for r in readings]
         if self.config.aggregate:
             calibration = self.config.calibration
             found = combine(
@@ -340,19 +321,30 @@ class ReaderAnswerer:
                     windows.append(_Window(index, part.ids, part.type_ids, offsets))
         return windows
 
-    def _run(self, windows: list[_Window]) -> tuple[np.ndarray, np.ndarray]:
-        width = max(len(w.ids) for w in windows)
-        ids = np.zeros((len(windows), width), dtype=np.int64)
-        types = np.zeros_like(ids)
-        mask = np.zeros_like(ids)
-        for row, window in enumerate(windows):
-            n = len(window.ids)
-            ids[row, :n], types[row, :n], mask[row, :n] = window.ids, window.types, 1
-        start, end = self._session.run(
-            ["start_logits", "end_logits"],
-            {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
-        )
-        return start.astype(np.float32), end.astype(np.float32)
+    def _run(self, windows: list[_Window]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Start and end logits of each window; short windows (headlines) run as their own
+        batch, so they are not padded to a passage's length."""
+        starts: list[np.ndarray] = [np.empty(0)] * len(windows)
+        ends: list[np.ndarray] = [np.empty(0)] * len(windows)
+        short = [i for i, w in enumerate(windows) if len(w.ids) <= SHORT_WINDOW]
+        long = [i for i, w in enumerate(windows) if len(w.ids) > SHORT_WINDOW]
+        for batch in (short, long):
+            if not batch:
+                continue
+            width = max(len(windows[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            types = np.zeros_like(ids)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                n = len(windows[i].ids)
+                ids[row, :n], types[row, :n], mask[row, :n] = windows[i].ids, windows[i].types, 1
+            start, end = self._session.run(
+                ["start_logits", "end_logits"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
+            )
+            for row, i in enumerate(batch):
+                starts[i], ends[i] = start[row].astype(np.float32), end[row].astype(np.float32)
+        return starts, ends
 
 
 def article_ranks(hits: Sequence[Hit]) -> list[int]:
@@ -360,43 +352,6 @@ def article_ranks(hits: Sequence[Hit]) -> list[int]:
     its rank, so the reader does not distrust the third passage of the best article."""
     order: dict[str, int] = {}
     return [order.setdefault(h.article_id, len(order) + 1) for h in hits]
-
-
-def _resolved(
-    found: Candidate, contexts: Sequence[str], befores: Sequence[str] | None, typer: TypeFit
-) -> Candidate:
-    """The candidate with a reference resolved to the name it stands for (in its context, or in
-    the article before it) and its answer-type fit (that of the name, when resolved)."""
-    context = contexts[found.hit_index]
-    start, end = found.start, found.end
-    referent = resolve(context, start, end)  # "the kingdom" -> "Jordan", named just before
-    if referent is not None:
-        return replace(
-            found,
-            start=referent.start,
-            end=referent.end,
-            read_start=start,
-            read_end=end,
-            referent_sentence=referent.sentence_start,
-            fit=typer.fit(context, referent.start, referent.end),
-        )
-    before = befores[found.hit_index] if befores is not None else ""
-    named = _named_before(before, context, start, end)
-    if named is not None:  # named in the article before this passage: answer the name
-        return replace(found, text=before[named[0] : named[1]], fit=typer.fit(before, *named))
-    return replace(found, fit=typer.fit(context, start, end))
-
-
-def _named_before(before: str, text: str, start: int, end: int) -> tuple[int, int] | None:
-    """Where in `before`, the article text just before a passage, the name that a reference at
-    the start of the passage ("The kingdom hosts ...") points back to is, or None."""
-    if not before or implied_types(text[start:end]) is None:
-        return None
-    shift = len(before)
-    referent = resolve(before + text, start + shift, end + shift)
-    if referent is None or referent.end > shift:
-        return None
-    return referent.start, referent.end
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
