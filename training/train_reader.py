@@ -319,6 +319,22 @@ def publish(folder: Path, model, tokenizer, state: State) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def snapshot(folder: Path, model, state: State) -> Path:
+    """The checkpoint's weights alone (fp16, 45 MB) as `step-N.safetensors`: averaging the last few
+    (training/average.py) reads better than any one of them while the learning rate is high."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"step-{state.step}.safetensors"
+    tmp = target.with_suffix(".tmp")
+    weights = {
+        k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+    }
+    save_file(weights, str(tmp), metadata={"format": "pt", "step": str(state.step)})
+    tmp.rename(target)
+    return target
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -534,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             publish(args.publish, model, tokenizer, state)
         if is_best(state.dev):  # the run moves on; keep the best checkpoint's weights to export
             publish(args.run_dir / "best", model, tokenizer, state)
+        snapshot(args.run_dir / "snapshots", model, state)  # for training/average.py
         print(
             f"\ntrain_reader: checkpoint at step {state.step} ({state.examples_seen} examples): "
             f"dev {state.dev[-1]}",

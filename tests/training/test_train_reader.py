@@ -48,6 +48,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_finishes(tmp_path, shared
     assert state["planned_steps"] == 9
     best = json.loads((run_dir / "best" / "state.json").read_text())  # the only score so far
     assert best["step"] == 2 and (run_dir / "best" / "model.safetensors").is_file()
+    assert [f.name for f in (run_dir / "snapshots").iterdir()] == ["step-2.safetensors"]
 
     refused = _train(run_dir, publish, "--new", *TINY)
     assert refused.returncode == 2 and "--resume" in refused.stderr
