@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -51,17 +52,41 @@ def average(sources: list[Path]) -> dict[str, torch.Tensor]:
     return {name: value / len(sources) for name, value in total.items()}
 
 
+def step_of(source: Path) -> int | None:
+    """The step a checkpoint was taken at: its state.json, else its name (`step-N.safetensors`)."""
+    state = source / "state.json" if source.is_dir() else None
+    if state is not None and state.is_file():
+        return int(json.loads(state.read_text())["step"])
+    found = re.search(r"step-(\d+)", source.name)
+    return int(found.group(1)) if found else None
+
+
+def run_state(like: Path, steps: list[int | None]) -> dict:
+    """The run's state.json for the average (what `export_reader.py` writes on the model card):
+    the plan and history of `like`'s run, at the latest averaged step, with the steps averaged."""
+    state = json.loads((like / "state.json").read_text())
+    known = sorted(s for s in steps if s is not None)
+    state["averaged_steps"] = known
+    if known:
+        state["step"] = known[-1]
+        history = [d for d in state.get("dev", []) if d.get("step", -1) <= known[-1]]
+        state["dev"] = history or state.get("dev", [])
+    return state
+
+
 def write(weights: dict[str, torch.Tensor], out: Path, sources: list[Path], like: Path) -> None:
-    """A checkpoint folder: the mean weights (fp32), the run's config and tokenizer, and where
-    they came from (`averaged.json`)."""
+    """A checkpoint folder: the mean weights (fp32), the run's config, tokenizer and state, and
+    where they came from (`averaged.json`)."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in weights.items()}, str(out / "model.safetensors"))
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
         (out / name).write_bytes((like / name).read_bytes())
+    steps = [step_of(s) for s in sources]
+    (out / "state.json").write_text(json.dumps(run_state(like, steps), indent=2) + "\n")
     (out / "averaged.json").write_text(
-        json.dumps({"sources": [str(s) for s in sources]}, indent=2) + "\n"
+        json.dumps({"sources": [str(s) for s in sources], "steps": steps}, indent=2) + "\n"
     )
 
 
@@ -87,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sources", type=Path, nargs="+", help="checkpoint folders or .safetensors files")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
-        "--like", type=Path, default=COMPACT, help="where config and tokenizer come from"
+        "--like",
+        type=Path,
+        default=train_reader.RUN_DIR / "checkpoint",
+        help="the run's checkpoint its config, tokenizer and history come from "
+        "(default: the full checkpoint, else training/resume)",
     )
     p.add_argument("--score", action="store_true", help="print the average's dev scores")
     p.add_argument("--threads", type=int, default=2)
@@ -96,11 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"average: no weights in {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
+    if not (args.like / "state.json").is_file():
+        args.like = COMPACT
     torch.set_num_threads(args.threads)
     write(average(args.sources), args.out, args.sources, args.like)
     print(f"average: {len(args.sources)} checkpoints -> {args.out}")
     if args.score:
-        print(f"average: dev {json.dumps(score(args.out))}")
+        dev = score(args.out)
+        print(f"average: dev {json.dumps(dev)}")
+        state = json.loads((args.out / "state.json").read_text())
+        examples = state["dev"][-1]["examples"] if state["dev"] else 0
+        state["dev"].append({"step": state["step"], "examples": examples, **dev})
+        (args.out / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     return 0
 
 

@@ -174,13 +174,23 @@ def write_model_card(path: Path, s: dict, size: int) -> None:
     formula = " + ".join(names[: len(cal)])
     weights = ", ".join(f"{n[0]} = {v}" for n, v in zip(names, cal, strict=False))
     switches = ", ".join(
-        f"{k} {s[k]}" for k in ("spans_per_window", "aggregate", "whole_units") if k in s
+        f"{k} {s[k]}"
+        for k in ("spans_per_window", "aggregate", "whole_units", "headlines")
+        if k in s
     )
     speed_note = (
         f"; fp32 torch forward alone {lat['fp32_torch_forward_p50']} ms"
         if "fp32_torch_forward_p50" in lat
         else ""
     ) + (f" ({lat['measured']})" if "measured" in lat else "")
+    steps = s.get("averaged_steps") or []
+    averaged = (
+        "; the weights are the mean of the run's checkpoints at steps "
+        + ", ".join(f"{n:,}" for n in steps)
+        + " (`training/average.py`)"
+        if len(steps) > 1
+        else ""
+    )
     threshold = s.get("threshold_note", "the service refuses below NEWSDESK_MIN_CONFIDENCE (0.25)")
     path.write_text(
         f"""# Newsdesk reader (extractive QA, int8 ONNX)
@@ -195,7 +205,7 @@ the numbers below come from that run.
 | Architecture | BERT encoder (6 layers, 384 hidden) + a start/end span head |
 | Base model | {s["base_model"]} — Apache-2.0 |
 | Training data | {training_data(s)} |
-| Examples seen | {s["questions_seen"]:,} ({s["windows_seen"]:,} windows, {s["optimizer_steps"]:,} optimiser steps, {s["training_seconds"] / 3600:.1f} h on 2 CPU cores) |
+| Examples seen | {s["questions_seen"]:,} ({s["windows_seen"]:,} windows, {s["optimizer_steps"]:,} optimiser steps, {s["training_seconds"] / 3600:.1f} h on 2 CPU cores){averaged} |
 | Windows | {s["max_length"]} tokens, {s["stride"]} tokens shared between neighbours; answers up to {s["max_answer_tokens"]} tokens |
 | Dev set (never trained on) | {s["dev_set"]} |
 | Dev EM / F1, fp32 checkpoint | {dev["em"]} / {dev["f1"]}{refusals} |
@@ -324,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                 "train_sets": train_args["train_sets"],
                 "negatives": train_args.get("negatives", 0.0),
                 "questions_seen": state["dev"][-1]["examples"],
+                "averaged_steps": state.get("averaged_steps", []),
                 "windows_seen": state["windows_seen"],
                 "optimizer_steps": state["step"],
                 "training_seconds": round(state["seconds"]),

@@ -36,9 +36,16 @@ def test_the_output_is_a_checkpoint_the_reader_loads(tmp_path):
     from transformers import BertForQuestionAnswering
 
     out = tmp_path / "avg"
-    assert main([str(COMPACT), str(COMPACT / "model.safetensors"), "--out", str(out)]) == 0
+    twice = tmp_path / "step-7.safetensors"
+    twice.write_bytes((COMPACT / "model.safetensors").read_bytes())
+    assert main([str(COMPACT), str(twice), "--out", str(out), "--like", str(COMPACT)]) == 0
     model = BertForQuestionAnswering.from_pretrained(str(out), dtype=torch.float32)
     original = load_file(str(COMPACT / "model.safetensors"))
     name = "qa_outputs.weight"
     assert torch.equal(model.state_dict()[name], original[name].float())  # mean of one twice
     assert json.loads((out / "averaged.json").read_text())["sources"][0] == str(COMPACT)
+    # the export's model card reads the run's plan and the steps averaged from state.json
+    run = json.loads((COMPACT / "state.json").read_text())
+    state = json.loads((out / "state.json").read_text())
+    assert state["averaged_steps"] == sorted([run["step"], 7])
+    assert state["step"] == max(run["step"], 7) and state["args"] == run["args"]

@@ -42,7 +42,7 @@ LATEST_SLACK = 0.15  # how much less confident an answer from a newer article ma
 SPANS_PER_WINDOW = 1
 AGGREGATE = False
 WHOLE_UNITS = True  # never cut a number or name; its score effect is within one dev question
-HEADLINES = False  # read each article's headline too (headlines.py); reader.json may set it
+HEADLINES = True  # read each article's headline too (headlines.py): measured neutral off news
 SHORT_WINDOW = 64  # windows up to this many tokens (headlines) run as their own batch
 _EDGE_PUNCT = re.compile(r"^[\s\"'“‘(\[,;:]+|[\s\"'”’)\],;:.]+$")
 

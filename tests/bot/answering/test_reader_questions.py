@@ -22,7 +22,6 @@ ON_THE_SAMPLES = [
 ]
 NOT_YET = {  # what the shipped reader still gets wrong (strict: passing here is news)
     "what did ministers from Lebanon, Syria, Jordan and Egypt agree?": "reads 'natural gas'",
-    "who won the 2022 World Cup?": "reads 'Lionel Messi' (he lifted the cup)",
 }
 
 
