@@ -8,10 +8,11 @@ search and picks the most confident span among them, so retrieval is evidence to
 article may deserve more trust than an equally strong one in the third article retrieved. This script
 asks whether refitting in that setting, with a fourth weight d * log(article rank) (the passages of
 one article share its rank, `reader.article_ranks`) and a fifth e * type fit (how well the span fits
-the answer type the question asks for, `answer_type.TypeFit`), does better than the shipped
-calibration. `--spans-per-window`, `--aggregate`, `--whole-units` and `--headlines` read with the reader's
-inference switches set otherwise than in reader.json (a refit is only valid for the switches it
-was fitted with):
+the answer type the question asks for, `answer_type.TypeFit`) and a sixth f * cover (the share of
+the question's words in the sentence the span is in, `reading.cover`), does better than the
+shipped calibration. `--spans-per-window`, `--aggregate`, `--whole-units` and `--headlines` read
+with the reader's inference switches set otherwise than in reader.json (a refit is only valid for
+the switches it was fitted with):
 
 1. indexes the 48 SquadShifts new_wiki articles (their paragraphs joined) and 200 BBC/Reuters
    distractors in a data directory under /tmp (later runs reuse it);
@@ -156,15 +157,17 @@ def outcome(items: list[dict], calibration, threshold: float) -> dict:
     }
 
 
-FEATURES = {  # which of Candidate.features (margin, log_p, log rank, type fit) a refit weighs
+FEATURES = {  # which of Candidate.features (margin, log_p, log rank, type fit, cover) a refit weighs
     "refit": (0, 1),
     "refit + article rank": (0, 1, 2),
     "refit + article rank + type fit": (0, 1, 2, 3),
+    "refit + cover": (0, 1, 4),
+    "refit + article rank + cover": (0, 1, 2, 4),
 }
 
 
 def fit(items: list[dict], columns: tuple[int, ...]) -> list[float]:
-    """Logistic weights (a, b, c, d, e) on every candidate: right (F1 >= 0.5) or not; the
+    """Logistic weights (a, b, c, d, e, f) on every candidate: right (F1 >= 0.5) or not; the
     weights of the features not in `columns` are 0."""
     rows, ys = [], []
     for item in items:
@@ -173,8 +176,8 @@ def fit(items: list[dict], columns: tuple[int, ...]) -> list[float]:
             ys.append(1.0 if f >= 0.5 else 0.0)
     w = fit_logistic(np.array(rows), np.array(ys))
     weights = dict(zip(columns, (float(v) for v in w[:-1]), strict=True))
-    a, c, d, e = (weights.get(i, 0.0) for i in range(4))
-    return [round(v, 5) for v in (a, float(w[-1]), c, d, e)]
+    a, c, d, e, f = (weights.get(i, 0.0) for i in range(5))
+    return [round(v, 5) for v in (a, float(w[-1]), c, d, e, f)]
 
 
 def brier(items: list[dict], calibration) -> float:
@@ -223,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     variant += "h" if config.headlines else ""
     model = (args.model / MODEL_FILE).stat()  # the reads of this model file, no other
     variant += f"-{model.st_size}-{int(model.st_mtime)}"
-    cache = WORK / f"reads2-{args.questions}-{variant}.json"  # 2: with in-article negatives
+    cache = WORK / f"reads3-{args.questions}-{variant}.json"  # 3: with the question's cover
     if cache.is_file():
         items = [
             {**item, "candidates": [Candidate(*c) for c in item["candidates"]]}

@@ -30,7 +30,7 @@ from .answer_type import TypeFit
 from .base import Span
 from .headlines import headline_sources, place
 from .qtype import asks_latest
-from .reading import Candidate, resolved
+from .reading import Candidate, question_terms, resolved
 from .recency import newest_near_best
 from .spans import best_spans
 from .units import whole_units
@@ -43,6 +43,7 @@ SPANS_PER_WINDOW = 1
 AGGREGATE = False
 WHOLE_UNITS = True  # never cut a number or name; its score effect is within one dev question
 HEADLINES = True  # read each article's headline too (headlines.py): measured neutral off news
+SHORT_WINDOW = 64  # windows up to this many tokens (headlines) run as their own batch
 _EDGE_PUNCT = re.compile(r"^[\s\"'“‘(\[,;:]+|[\s\"'”’)\],;:.]+$")
 
 
@@ -51,8 +52,8 @@ class ReaderConfig:
     max_length: int = 256
     stride: int = 64
     max_answer_tokens: int = 30
-    # confidence = sigmoid(a * margin + b + c * log_p + d * log rank + e * type fit), see
-    # Candidate; older calibrations with two to four numbers leave the rest at 0
+    # confidence = sigmoid(a * margin + b + c * log_p + d * log rank + e * type fit + f * cover),
+    # see Candidate; older calibrations with two to five numbers leave the rest at 0
     calibration: tuple[float, ...] = (1.0, 0.0)
     spans_per_window: int = SPANS_PER_WINDOW  # the best few spans of each window are candidates
     aggregate: bool = AGGREGATE  # one answer's readings add up their evidence (aggregate.py)
@@ -237,8 +238,8 @@ class ReaderAnswerer:
         readings = self.readings(question, contexts, ranks)
         if not readings:
             return []
-        typer = TypeFit.of(question)
-        found = [resolved(r, contexts, befores, typer) for r in readings]
+        typer, terms = TypeFit.of(question), question_terms(question)
+        found = [resolved(r, contexts, befores, typer, terms) for r in readings]
         if self.config.aggregate:
             calibration = self.config.calibration
             found = combine(
@@ -321,24 +322,28 @@ class ReaderAnswerer:
         return windows
 
     def _run(self, windows: list[_Window]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Start and end logits of each window, each run on its own: the int8 model quantises its
-        activations with one scale per batch, so in a batch one passage's logits would move (up
-        to 0.5) with the others' and their padding; alone it reads the same whatever else is
-        read, as in calibration, and no slower on 2 cores (no padding: 114 vs 123 ms mean over
-        the 37 sample questions' top 3 passages)."""
-        starts, ends = [], []
-        for window in windows:
-            ids = np.array([window.ids], dtype=np.int64)
+        """Start and end logits of each window; short windows (headlines) run as their own
+        batch, so they are not padded to a passage's length."""
+        starts: list[np.ndarray] = [np.empty(0)] * len(windows)
+        ends: list[np.ndarray] = [np.empty(0)] * len(windows)
+        short = [i for i, w in enumerate(windows) if len(w.ids) <= SHORT_WINDOW]
+        long = [i for i, w in enumerate(windows) if len(w.ids) > SHORT_WINDOW]
+        for batch in (short, long):
+            if not batch:
+                continue
+            width = max(len(windows[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            types = np.zeros_like(ids)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                n = len(windows[i].ids)
+                ids[row, :n], types[row, :n], mask[row, :n] = windows[i].ids, windows[i].types, 1
             start, end = self._session.run(
                 ["start_logits", "end_logits"],
-                {
-                    "input_ids": ids,
-                    "attention_mask": np.ones_like(ids),
-                    "token_type_ids": np.array([window.types], dtype=np.int64),
-                },
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
             )
-            starts.append(start[0].astype(np.float32))
-            ends.append(end[0].astype(np.float32))
+            for row, i in enumerate(batch):
+                starts[i], ends[i] = start[row].astype(np.float32), end[row].astype(np.float32)
         return starts, ends
 
 

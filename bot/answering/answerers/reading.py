@@ -7,6 +7,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from index.chunking import split_sentences
+from index.tokenize import tokenize
+
 from .answer_type import TypeFit
 from .coref import implied_types, resolve
 
@@ -32,18 +35,21 @@ class Candidate:
     read_start: int = -1  # the mention the reader read, when start:end moved to its referent
     read_end: int = -1
     referent_sentence: int = -1  # where the sentence naming the referent starts (in the context)
+    cover: float = 1.0  # the share of the question's terms in the sentence it was read in
 
     @property
-    def features(self) -> tuple[float, float, float, float]:
-        """(margin, log_p, log article rank, type fit): what the calibration's weights multiply."""
-        return self.margin, self.log_p, math.log(self.rank), self.fit
+    def features(self) -> tuple[float, float, float, float, float]:
+        """(margin, log_p, log article rank, type fit, question cover): what the calibration's
+        weights multiply."""
+        return self.margin, self.log_p, math.log(self.rank), self.fit, self.cover
 
     def confidence(self, calibration: Sequence[float]) -> float:
-        """sigmoid(a * margin + b + c * log_p + d * log rank + e * fit); missing weights are 0."""
-        a, b, c, d, e = (*calibration, 0.0, 0.0, 0.0)[:5]
-        margin, log_p, log_rank, fit = self.features
-        z = max(-30.0, min(30.0, a * margin + b + c * log_p + d * log_rank + e * fit))
-        return 1.0 / (1.0 + math.exp(-z))
+        """sigmoid(a * margin + b + c * log_p + d * log rank + e * fit + f * cover); missing
+        weights are 0."""
+        a, b, c, d, e, f = (*calibration, 0.0, 0.0, 0.0, 0.0)[:6]
+        margin, log_p, log_rank, fit, cover = self.features
+        z = a * margin + b + c * log_p + d * log_rank + e * fit + f * cover
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def answer(self, context: str) -> str:
         """The answer text, given the context it was read in."""
@@ -57,13 +63,34 @@ class Candidate:
         return self.start, self.end
 
 
+def question_terms(question: str) -> frozenset[str]:
+    """The question's content words, as BM25 sees them (case-folded, no stopwords)."""
+    return frozenset(tokenize(question))
+
+
+def cover(terms: frozenset[str], context: str, start: int) -> float:
+    """The share of `terms` found in the sentence of `context` at `start` (1.0 without terms):
+    an answer read where the question's own words are is more often the answer; a span in a
+    sentence that shares none of them is what a passage that does not say it offers."""
+    if not terms:
+        return 1.0
+    sentence = next((context[a:b] for a, b in split_sentences(context) if a <= start < b), context)
+    return len(terms & set(tokenize(sentence))) / len(terms)
+
+
 def resolved(
-    found: Candidate, contexts: Sequence[str], befores: Sequence[str] | None, typer: TypeFit
+    found: Candidate,
+    contexts: Sequence[str],
+    befores: Sequence[str] | None,
+    typer: TypeFit,
+    terms: frozenset[str] = frozenset(),
 ) -> Candidate:
     """The candidate with a reference resolved to the name it stands for (in its context, or in
-    the article before it) and its answer-type fit (that of the name, when resolved)."""
+    the article before it), its answer-type fit (that of the name, when resolved) and how much of
+    the question the sentence it was read in covers."""
     context = contexts[found.hit_index]
     start, end = found.start, found.end
+    found = replace(found, cover=cover(terms, context, start))
     referent = resolve(context, start, end)  # "the kingdom" -> "Jordan", named just before
     if referent is not None:
         return replace(

@@ -64,9 +64,11 @@ def with_headlines(reader, on: bool):
     return copy
 
 
-def test_the_headline_answers_who_won_and_the_evidence_is_the_articles_sentence(reader):
+def test_the_headline_answers_and_the_evidence_is_the_articles_sentence(reader):
     hits = [hit(1, "final", FIRST), hit(2, "final", SECOND, start=400)]
-    span = with_headlines(reader, True).answer("who won the 2022 World Cup?", hits)
+    question = "who beat France on penalties?"  # the passages alone read "Lionel Messi"
+    assert with_headlines(reader, False).answer(question, hits).text != "Argentina"
+    span = with_headlines(reader, True).answer(question, hits)
     assert span is not None and span.text == "Argentina"
     source = hits[span.hit_index]
     assert source.text[span.start - source.start : span.end - source.start] == "Argentina"
