@@ -51,11 +51,15 @@ class Answer:
 
     @property
     def evidence(self) -> str | None:
-        """The sentence that supports the answer."""
+        """The sentence that supports the answer (with the one before the passage that names what
+        it refers to, "Jordan ... The kingdom hosts ...", when that is where the answer is)."""
         hit = self.source
         if hit is None or self.evidence_start is None or self.evidence_end is None:
             return None
-        return hit.text[self.evidence_start - hit.start : self.evidence_end - hit.start]
+        base = hit.start - len(hit.before)  # hit.before is the article just before the passage
+        if not base <= self.evidence_start <= self.evidence_end:
+            return None
+        return (hit.before + hit.text)[self.evidence_start - base : self.evidence_end - base]
 
     def as_dict(self) -> dict[str, Any]:
         data = self._as_dict()

@@ -157,11 +157,17 @@ class ReaderAnswerer:
         evidence_start, evidence_end = sentence[0], max(sentence[1], read_end)
         if best.referent_sentence >= 0:  # "the kingdom" -> "Jordan", named just before
             evidence_start = min(evidence_start, best.referent_sentence)
+        start, end = hit.start + best.start, hit.start + best.end
+        text = best.answer(hit.text)
+        if best.sentence_before > 0:  # named in the article before the passage: quote from there
+            evidence_start = -best.sentence_before
+            start = hit.start - best.name_before
+            end = start + len(text)
         return Span(
-            text=best.answer(hit.text),
+            text=text,
             hit_index=best.hit_index,
-            start=hit.start + best.start,
-            end=hit.start + best.end,
+            start=start,
+            end=end,
             confidence=best.confidence(calibration),
             evidence_start=hit.start + evidence_start,
             evidence_end=hit.start + evidence_end,

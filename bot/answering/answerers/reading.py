@@ -35,6 +35,8 @@ class Candidate:
     read_start: int = -1  # the mention the reader read, when start:end moved to its referent
     read_end: int = -1
     referent_sentence: int = -1  # where the sentence naming the referent starts (in the context)
+    name_before: int = 0  # for a name in the article before the context: how far before it starts
+    sentence_before: int = 0  # and how far before the context the sentence naming it starts
     cover: float = 1.0  # the share of the question's terms in the sentence it was read in
 
     @property
@@ -105,17 +107,25 @@ def resolved(
     before = befores[found.hit_index] if befores is not None else ""
     named = _named_before(before, context, start, end)
     if named is not None:  # named in the article before this passage: answer the name
-        return replace(found, text=before[named[0] : named[1]], fit=typer.fit(before, *named))
+        name_start, name_end, sentence_start = named
+        return replace(
+            found,
+            text=before[name_start:name_end],
+            fit=typer.fit(before, name_start, name_end),
+            name_before=len(before) - name_start,
+            sentence_before=len(before) - sentence_start,
+        )
     return replace(found, fit=typer.fit(context, start, end))
 
 
-def _named_before(before: str, text: str, start: int, end: int) -> tuple[int, int] | None:
+def _named_before(before: str, text: str, start: int, end: int) -> tuple[int, int, int] | None:
     """Where in `before`, the article text just before a passage, the name that a reference at
-    the start of the passage ("The kingdom hosts ...") points back to is, or None."""
+    the start of the passage ("The kingdom hosts ...") points back to is (start, end, and the start
+    of the sentence naming it), or None."""
     if not before or implied_types(text[start:end]) is None:
         return None
     shift = len(before)
     referent = resolve(before + text, start + shift, end + shift)
     if referent is None or referent.end > shift:
         return None
-    return referent.start, referent.end
+    return referent.start, referent.end, referent.sentence_start

@@ -30,7 +30,10 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def desk(embedder, tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("latest"), answerer="reader")
+    # which of the articles' figures is answered is under test, not the reader's confidence
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("latest"), answerer="reader", min_confidence=0.1
+    )
     desk = Newsdesk(settings, embedder=embedder)
     assert desk.index_articles(ARTICLES).ok
     if desk.answerer is None or desk.answerer.name != "reader":

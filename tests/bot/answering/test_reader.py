@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bot.answering.answerers import load_answerer
-from bot.answering.answerers.coref import implied_types
 from bot.answering.answerers.reader import article_ranks, load_reader
 from bot.answering.service import Newsdesk
 from bot.evaluation.metrics import normalize_answer
@@ -53,11 +52,12 @@ def test_the_seed_question_is_answered_with_jordan_and_its_evidence(desk):
     assert normalize_answer(answer.text) == "jordan"
     hit = answer.source
     assert hit.article_id == "seed"
-    read = hit.text[answer.answer_start - hit.start : answer.answer_end - hit.start]
-    # the offsets mark the answer, or the reference it was resolved from ("The kingdom" at the
-    # start of a passage, with "Jordan" named in the article just before it)
-    assert read == answer.text or implied_types(read) is not None
-    assert "650,000" in answer.evidence or "Jordan" in answer.evidence
+    # the offsets are the article's: they mark the answer, in the passage or (a reference at the
+    # start of a passage resolved) in the article just before it
+    base = hit.start - len(hit.before)
+    read = (hit.before + hit.text)[answer.answer_start - base : answer.answer_end - base]
+    assert read == answer.text
+    assert "650,000" in answer.evidence and "Jordan" in answer.evidence
     assert 0.0 <= answer.confidence <= 1.0
 
 
@@ -108,8 +108,11 @@ def test_a_reference_at_the_start_of_a_passage_is_resolved_from_the_article_befo
     hit = Hit(7, "a", text, len(before), len(before) + len(text), "Border reopens", before=before)
     span = reader.answer("who hosts more than 650,000 Syrian refugees?", [hit])
     assert span is not None and span.text == "Jordan"
-    # the evidence shown stays the passage's sentence that says it, with the mention in it
-    assert text[span.start - hit.start : span.end - hit.start] == "The kingdom"
+    # the answer's offsets point at the name, and the evidence quoted runs from the sentence that
+    # names it to the one that says it
+    assert (before + text)[span.start : span.end] == "Jordan"
+    evidence = (before + text)[span.evidence_start : span.evidence_end]
+    assert evidence.startswith("Jordan reopened") and "650,000" in evidence
     no_context = Hit(7, "a", text, len(before), len(before) + len(text), "Border reopens")
     assert reader.answer("who hosts more than 650,000 Syrian refugees?", [no_context]).text == (
         "The kingdom"
