@@ -27,6 +27,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -444,6 +445,17 @@ def start_point(args) -> tuple[State, str] | None:
     return start_point(args)
 
 
+def _interrupt(signum, frame):  # noqa: ARG001 - the signal handler's signature
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C and `kill` (SIGTERM) both end the run with a checkpoint. A run started in the
+    background (`nohup ... &`) inherits an ignored SIGINT, so the default handler is put back."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if str(args.publish).lower() == "none":
@@ -563,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         total=total, initial=state.examples_seen, unit="ex", smoothing=0.05, dynamic_ncols=True
     )
     stopped = ""
+    stop_on_signals()
     try:
         while state.epoch < epochs:
             rows = epoch_rows(positives, args.negatives, args.seed, state.epoch)

@@ -93,3 +93,35 @@ def test_the_best_checkpoint_is_the_one_no_later_dev_score_beat():
     assert is_best([before, {"step": 10, "f1": 70.0}, {"step": 20, "f1": 71.5}])
     assert not is_best([before, {"step": 10, "f1": 70.0}, {"step": 20, "f1": 69.9}])
     assert not is_best([before])
+
+
+def test_kill_ends_a_background_run_with_a_checkpoint(tmp_path, shared_data):
+    """`kill PID` (SIGTERM) stops the run like Ctrl-C does, even when it was started in the
+    background with SIGINT ignored, and the checkpoint it leaves resumes."""
+    import signal
+    import time
+
+    run_dir, publish = tmp_path / "run", tmp_path / "resume"
+    log = (tmp_path / "stderr.log").open("w")
+    command = [sys.executable, str(SCRIPT), "--run-dir", str(run_dir), "--publish", str(publish)]
+    command += SESSION + ["--new", *TINY[:-4], "--epochs", "200", "--negatives", "0.25"]
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    run = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `nohup ... &` does
+    )
+    deadline = time.monotonic() + 300
+    while "loss=" not in (tmp_path / "stderr.log").read_text() and run.poll() is None:
+        assert time.monotonic() < deadline, "the run never started training"
+        time.sleep(0.5)
+    run.send_signal(signal.SIGTERM)
+    stdout, _ = run.communicate(timeout=300)
+    assert run.returncode == 130, (tmp_path / "stderr.log").read_text()[-2000:]
+    assert "interrupted" in stdout
+    state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
+    assert 0 < state["step"] < state["planned_steps"]
+    assert json.loads((publish / "state.json").read_text())["step"] == state["step"]
