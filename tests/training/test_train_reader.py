@@ -18,16 +18,17 @@ TINY += ["--epochs", "1", "--negatives", "0.25"]
 SESSION = ["--dev-size", "6", "--dev-negatives", "6", "--threads", "1"]
 
 
+ENV = os.environ | {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _command(run_dir: Path, publish: Path, *extra: str) -> list[str]:
+    command = [sys.executable, str(SCRIPT), "--run-dir", str(run_dir), "--publish", str(publish)]
+    return command + SESSION + list(extra)
+
+
 def _train(run_dir: Path, publish: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--run-dir", str(run_dir), "--publish", str(publish)]
-        + SESSION
-        + list(extra),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
+        _command(run_dir, publish, *extra), capture_output=True, text=True, timeout=600, env=ENV
     )
 
 
@@ -97,30 +98,28 @@ def test_the_best_checkpoint_is_the_one_no_later_dev_score_beat():
 
 def test_kill_ends_a_background_run_with_a_checkpoint(tmp_path, shared_data):
     """`kill PID` (SIGTERM) stops the run like Ctrl-C does, even when it was started in the
-    background with SIGINT ignored, and the checkpoint it leaves resumes."""
+    background with SIGINT ignored, and leaves its checkpoint and compact copy at that step."""
     import signal
     import time
 
-    run_dir, publish = tmp_path / "run", tmp_path / "resume"
-    log = (tmp_path / "stderr.log").open("w")
-    command = [sys.executable, str(SCRIPT), "--run-dir", str(run_dir), "--publish", str(publish)]
-    command += SESSION + ["--new", *TINY[:-4], "--epochs", "200", "--negatives", "0.25"]
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    run = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `nohup ... &` does
-    )
-    deadline = time.monotonic() + 300
-    while "loss=" not in (tmp_path / "stderr.log").read_text() and run.poll() is None:
-        assert time.monotonic() < deadline, "the run never started training"
-        time.sleep(0.5)
-    run.send_signal(signal.SIGTERM)
-    stdout, _ = run.communicate(timeout=300)
-    assert run.returncode == 130, (tmp_path / "stderr.log").read_text()[-2000:]
+    run_dir, publish, log = tmp_path / "run", tmp_path / "resume", tmp_path / "stderr.log"
+    long_plan = ["--new", *TINY[:-4], "--epochs", "200", "--negatives", "0.25"]
+    with log.open("w") as stderr:
+        run = subprocess.Popen(
+            _command(run_dir, publish, *long_plan),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=ENV,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `nohup &` does
+        )
+        deadline = time.monotonic() + 300
+        while "loss=" not in log.read_text() and run.poll() is None:  # a first step is done
+            assert time.monotonic() < deadline, "the run never started training"
+            time.sleep(0.5)
+        run.send_signal(signal.SIGTERM)
+        stdout, _ = run.communicate(timeout=300)
+    assert run.returncode == 130, log.read_text()[-2000:]
     assert "interrupted" in stdout
     state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
     assert 0 < state["step"] < state["planned_steps"]
